@@ -6,3 +6,11 @@ pub mod clock;
 pub mod command;
 pub mod domain;
 pub mod job;
+pub mod store;
+pub mod broker;
+pub mod access;
+pub mod config;
+pub mod intake;
+pub mod telemetry;
+#[cfg(feature = "test-util")]
+pub mod testing;

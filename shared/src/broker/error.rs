@@ -1,0 +1,15 @@
+//! Broker failures; all of them are worth retrying.
+
+#[derive(Debug, thiserror::Error)]
+pub enum BrokerError {
+    #[error("the broker is unreachable: {0}")]
+    Unreachable(String),
+    #[error("AMQP error: {0}")]
+    Amqp(#[from] lapin::Error),
+    #[error("the broker refused the message (nack)")]
+    Nacked,
+    #[error("timed out waiting for the broker")]
+    Timeout,
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+}

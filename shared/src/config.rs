@@ -1,0 +1,313 @@
+//! Configuration: built-in defaults, then an optional TOML file, then environment
+//! variables and flags (the binary maps `LONGSHORE_*` and `--flags` onto the same keys).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+use crate::store::redact_url;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub database: DatabaseConfig,
+    pub broker: BrokerConfig,
+    pub api: ApiConfig,
+    pub worker: WorkerConfig,
+    pub scheduler: SchedulerConfig,
+    pub log: LogConfig,
+    pub kube: KubeConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `postgres://…` or `sqlite://path`.
+    pub url: String,
+    pub max_connections: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BrokerConfig {
+    /// RabbitMQ URL (`amqp://user:pass@host:5672/vhost`).
+    pub url: String,
+    /// Prefix of every exchange and queue name.
+    pub prefix: String,
+    /// Declare family and dead-letter queues as quorum queues (a queue's type cannot
+    /// change once declared: switch on a fresh prefix or vhost).
+    pub quorum: bool,
+    /// Quorum queues' delivery limit, a backstop behind the store's attempt counter.
+    pub delivery_limit: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ApiConfig {
+    pub listen: SocketAddr,
+    /// Largest accepted request body, in bytes.
+    pub body_limit: usize,
+    /// How long a submission waits for the broker's confirm before answering anyway
+    /// (the outbox relay publishes it later).
+    pub publish_wait_ms: u64,
+    /// How often the outbox relay looks for unconfirmed commands.
+    pub relay_interval_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WorkerConfig {
+    /// Jobs run at once (also the prefetch: a worker holds no more deliveries).
+    pub concurrency: u16,
+    /// An attempt's lease; renewed while it runs, taken over by others once expired.
+    pub lease_secs: u64,
+    /// On SIGTERM, how long in-flight jobs may take before they are given back.
+    pub grace_secs: u64,
+    /// First retry delay; doubles each attempt, with jitter.
+    pub retry_base_ms: u64,
+    /// Longest retry delay.
+    pub retry_max_ms: u64,
+    /// Families to consume (empty: all).
+    pub families: Vec<String>,
+    /// Worker id in the audit trail (default: host name and process id).
+    pub id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SchedulerConfig {
+    pub entries: Vec<ScheduleEntry>,
+    /// Scheduler id in the audit trail (default: host name and process id).
+    pub id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleEntry {
+    pub name: String,
+    /// Cron expression with seconds: `sec min hour day-of-month month day-of-week`.
+    pub cron: String,
+    pub kind: String,
+    #[serde(default = "empty_object")]
+    pub payload: serde_json::Value,
+    #[serde(default = "default_target")]
+    pub target: String,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// `text` or `json`.
+    pub format: String,
+    /// Filter in `tracing` syntax, e.g. `info,longshore_worker=debug`.
+    pub filter: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct KubeConfig {
+    /// Target clusters by name; empty means one target `default` from the
+    /// environment (in-cluster service account, else the kubeconfig).
+    pub targets: Vec<KubeTarget>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KubeTarget {
+    pub name: String,
+    pub kubeconfig: Option<PathBuf>,
+    pub context: Option<String>,
+}
+
+fn empty_object() -> serde_json::Value {
+    serde_json::json!({})
+}
+
+fn default_target() -> String {
+    "default".to_owned()
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig {
+            url: "sqlite://longshore.db".to_owned(),
+            max_connections: 10,
+        }
+    }
+}
+
+impl Default for BrokerConfig {
+    fn default() -> Self {
+        BrokerConfig {
+            url: "amqp://guest:guest@127.0.0.1:5672/%2f".to_owned(),
+            prefix: "longshore".to_owned(),
+            quorum: false,
+            delivery_limit: 50,
+        }
+    }
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        ApiConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            body_limit: 256 * 1024,
+            publish_wait_ms: 2_000,
+            relay_interval_ms: 1_000,
+        }
+    }
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        WorkerConfig {
+            concurrency: 16,
+            lease_secs: 30,
+            grace_secs: 25,
+            retry_base_ms: 1_000,
+            retry_max_ms: 600_000,
+            families: Vec::new(),
+            id: None,
+        }
+    }
+}
+
+impl Default for SchedulerConfig {
+    fn default() -> Self {
+        SchedulerConfig {
+            entries: vec![
+                ScheduleEntry {
+                    name: "cleanup".to_owned(),
+                    cron: "0 */10 * * * *".to_owned(),
+                    kind: "maintenance.cleanup".to_owned(),
+                    payload: empty_object(),
+                    target: default_target(),
+                    enabled: true,
+                },
+                ScheduleEntry {
+                    name: "quota_reconcile".to_owned(),
+                    cron: "0 */5 * * * *".to_owned(),
+                    kind: "maintenance.quota_reconcile".to_owned(),
+                    payload: empty_object(),
+                    target: default_target(),
+                    enabled: true,
+                },
+            ],
+            id: None,
+        }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            format: "text".to_owned(),
+            filter: "info".to_owned(),
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            database: DatabaseConfig::default(),
+            broker: BrokerConfig::default(),
+            api: ApiConfig::default(),
+            worker: WorkerConfig::default(),
+            scheduler: SchedulerConfig::default(),
+            log: LogConfig::default(),
+            kube: KubeConfig::default(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {0}")]
+pub struct ConfigError(String);
+
+impl Config {
+    /// Defaults, then `file` (when given), then `overrides` (a nested JSON object of
+    /// the settings given as flags or environment variables).
+    pub fn load(file: Option<&Path>, overrides: serde_json::Value) -> Result<Config, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(ConfigError(format!("config file {} does not exist", path.display())));
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        figment = figment.merge(Serialized::defaults(overrides));
+        let config: Config = figment.extract().map_err(|e| ConfigError(e.to_string()))?;
+        config.check()?;
+        Ok(config)
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        if self.worker.concurrency == 0 {
+            return Err(ConfigError("worker.concurrency must be at least 1".into()));
+        }
+        for family in &self.worker.families {
+            if crate::command::Family::parse(family).is_none() {
+                return Err(ConfigError(format!("worker.families: unknown family `{family}`")));
+            }
+        }
+        if !matches!(self.log.format.as_str(), "text" | "json") {
+            return Err(ConfigError("log.format must be `text` or `json`".into()));
+        }
+        Ok(())
+    }
+
+    /// The configuration with passwords removed, fit for printing.
+    pub fn redacted(&self) -> Config {
+        let mut copy = self.clone();
+        copy.database.url = redact_url(&copy.database.url);
+        copy.broker.url = redact_url(&copy.broker.url);
+        copy
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn flags_override_the_file_which_overrides_defaults() {
+        let dir = tempfile_dir();
+        let path = dir.join("longshore.toml");
+        std::fs::write(
+            &path,
+            "[worker]\nconcurrency = 4\nlease_secs = 9\n[broker]\nprefix = \"filed\"\n",
+        )
+        .unwrap();
+        let config = Config::load(Some(&path), json!({"worker": {"concurrency": 7}})).unwrap();
+        assert_eq!(config.worker.concurrency, 7);
+        assert_eq!(config.worker.lease_secs, 9);
+        assert_eq!(config.broker.prefix, "filed");
+        assert_eq!(config.api.body_limit, 256 * 1024);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_refused() {
+        let err = Config::load(None, json!({"worker": {"concurency": 7}})).unwrap_err();
+        assert!(err.to_string().contains("concurency"), "{err}");
+        let err = Config::load(None, json!({"worker": {"families": ["nope"]}})).unwrap_err();
+        assert!(err.to_string().contains("nope"), "{err}");
+    }
+
+    fn tempfile_dir() -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("longshore-config-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+}

@@ -1,0 +1,263 @@
+//! The way in for every command that does not arrive on the queue: validate it against
+//! the catalogue, write job + audit event + outbox row in one transaction, publish, and
+//! drop the outbox row once the broker confirms. The api and the scheduler both submit
+//! through here; the relay republishes whatever was never confirmed.
+
+mod publisher;
+mod relay;
+
+pub use publisher::OutboxPublisher;
+pub use relay::{relay_once, run_relay};
+
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::broker::Outgoing;
+use crate::clock::{millis, now_ms};
+use crate::command::{Envelope, ENVELOPE_VERSION, lookup};
+use crate::domain::FieldError;
+use crate::job::JobStatus;
+use crate::store::{Admission, NewJob, OutboxEntry, RetryOutcome, Store, StoreError};
+
+/// The relay leaves a fresh outbox row alone this long, so it does not race the
+/// submission's own publish.
+pub const RELAY_GRACE: Duration = Duration::from_secs(5);
+
+/// A command someone asked for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Submission {
+    pub kind: String,
+    pub version: u32,
+    pub idempotency_key: Option<String>,
+    pub tenant: Option<String>,
+    pub requested_by: String,
+    pub target: String,
+    pub payload: serde_json::Value,
+}
+
+/// What became of a submission.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Submitted {
+    /// A new job; `published` tells whether the broker confirmed it in time.
+    Created { id: Uuid, published: bool },
+    /// The idempotency key was used before for the same request: that job.
+    Existing { id: Uuid, status: JobStatus },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IntakeError {
+    #[error("{0}")]
+    Invalid(FieldError),
+    /// The idempotency key belongs to a different request.
+    #[error("idempotency key `{key}` was already used for a different request (job {id})")]
+    KeyReused { key: String, id: Uuid },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+#[derive(Clone)]
+pub struct Intake {
+    store: Store,
+    publisher: OutboxPublisher,
+    publish_wait: Duration,
+}
+
+impl Intake {
+    pub fn new(store: Store, publisher: OutboxPublisher, publish_wait: Duration) -> Self {
+        Intake {
+            store,
+            publisher,
+            publish_wait,
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Validates and admits a command, then publishes it.
+    pub async fn submit(&self, sub: Submission) -> Result<Submitted, IntakeError> {
+        let spec = lookup(&sub.kind).ok_or_else(|| {
+            IntakeError::Invalid(FieldError::new(
+                "kind",
+                format!("unknown kind `{}` (see `longshore schema`)", sub.kind),
+            ))
+        })?;
+        if sub.version != ENVELOPE_VERSION {
+            return Err(IntakeError::Invalid(FieldError::new(
+                "version",
+                format!("version {} is not supported (use {ENVELOPE_VERSION})", sub.version),
+            )));
+        }
+        spec.validate(&sub.payload).map_err(IntakeError::Invalid)?;
+
+        let id = match &sub.idempotency_key {
+            Some(key) => crate::command::envelope::key_to_id(key),
+            None => Uuid::now_v7(),
+        };
+        let key = sub.idempotency_key.clone().unwrap_or_else(|| id.to_string());
+        let request_hash = request_hash(&sub);
+        let now = now_ms();
+        let envelope = Envelope {
+            id: Some(id),
+            kind: sub.kind.clone(),
+            version: sub.version,
+            idempotency_key: Some(key.clone()),
+            tenant: sub.tenant.clone(),
+            requested_by: Some(sub.requested_by.clone()),
+            target: sub.target.clone(),
+            payload: sub.payload.clone(),
+            created_at: Some(crate::clock::to_datetime(now)),
+        };
+        let job = NewJob {
+            id,
+            kind: sub.kind.clone(),
+            version: i64::from(sub.version),
+            idempotency_key: key.clone(),
+            request_hash: request_hash.clone(),
+            tenant: sub.tenant.clone(),
+            requested_by: sub.requested_by.clone(),
+            target: sub.target.clone(),
+            payload: sub.payload.to_string(),
+            max_attempts: i64::from(spec.policy.max_attempts),
+            created_at: now,
+        };
+        let entry = OutboxEntry {
+            routing_key: sub.kind.clone(),
+            body: envelope.to_bytes(),
+            available_at: now + millis(RELAY_GRACE),
+        };
+        match self.store.admit(&job, &sub.requested_by, Some(&entry)).await? {
+            Admission::Created { outbox_id } => {
+                let outbox_id = outbox_id.expect("an outbox row was asked for");
+                let msg = Outgoing::new(entry.routing_key, entry.body);
+                let published = self.publisher.publish(outbox_id, msg, self.publish_wait).await;
+                Ok(Submitted::Created { id, published })
+            }
+            Admission::Existing {
+                id: existing,
+                request_hash: existing_hash,
+                status,
+            } => {
+                if existing_hash == request_hash {
+                    Ok(Submitted::Existing { id: existing, status })
+                } else {
+                    Err(IntakeError::KeyReused { key, id: existing })
+                }
+            }
+        }
+    }
+
+    /// Sends a failed or dead job round again under the same id.
+    pub async fn retry(&self, id: Uuid, actor: &str) -> Result<RetryOutcome, IntakeError> {
+        let Some(job) = self.store.job(id).await? else {
+            return Ok(RetryOutcome::Missing);
+        };
+        let budget = lookup(&job.kind)
+            .map(|spec| i64::from(spec.policy.max_attempts))
+            .unwrap_or(1);
+        let envelope = Envelope {
+            id: Some(job.id),
+            kind: job.kind.clone(),
+            version: u32::try_from(job.version).unwrap_or(ENVELOPE_VERSION),
+            idempotency_key: Some(job.idempotency_key.clone()),
+            tenant: job.tenant.clone(),
+            requested_by: Some(job.requested_by.clone()),
+            target: job.target.clone(),
+            payload: job.payload.clone(),
+            created_at: Some(crate::clock::to_datetime(job.created_at)),
+        };
+        let now = now_ms();
+        let entry = OutboxEntry {
+            routing_key: job.kind.clone(),
+            body: envelope.to_bytes(),
+            available_at: now + millis(RELAY_GRACE),
+        };
+        let outcome = self.store.retry_job(id, budget, actor, &entry, now).await?;
+        if let RetryOutcome::Requeued { outbox_id } = outcome {
+            let msg = Outgoing::new(entry.routing_key, entry.body);
+            self.publisher.publish(outbox_id, msg, self.publish_wait).await;
+        }
+        Ok(outcome)
+    }
+}
+
+/// A digest of what was asked, independent of JSON key order and whitespace.
+pub fn request_hash(sub: &Submission) -> String {
+    let canonical = serde_json::json!({
+        "kind": sub.kind,
+        "version": sub.version,
+        "tenant": sub.tenant,
+        "target": sub.target,
+        "payload": sub.payload,
+    });
+    let mut text = String::new();
+    write_canonical(&canonical, &mut text);
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
+fn write_canonical(value: &serde_json::Value, out: &mut String) {
+    match value {
+        serde_json::Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, key) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&serde_json::Value::String(key.clone()).to_string());
+                out.push(':');
+                write_canonical(&map[key], out);
+            }
+            out.push('}');
+        }
+        serde_json::Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(item, out);
+            }
+            out.push(']');
+        }
+        other => out.push_str(&other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn sub(payload: serde_json::Value) -> Submission {
+        Submission {
+            kind: "diag.noop".into(),
+            version: 1,
+            idempotency_key: Some("k".into()),
+            tenant: None,
+            requested_by: "me".into(),
+            target: "default".into(),
+            payload,
+        }
+    }
+
+    #[test]
+    fn the_request_hash_ignores_key_order_but_not_values() {
+        let a = request_hash(&sub(json!({"sleep_ms": 1, "fail_times": 2})));
+        let b = request_hash(&sub(json!({"fail_times": 2, "sleep_ms": 1})));
+        let c = request_hash(&sub(json!({"fail_times": 3, "sleep_ms": 1})));
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+    }
+
+    #[test]
+    fn who_asked_is_not_part_of_the_request() {
+        let mut other = sub(json!({}));
+        other.requested_by = "someone-else".into();
+        assert_eq!(request_hash(&sub(json!({}))), request_hash(&other));
+    }
+}

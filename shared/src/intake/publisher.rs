@@ -1,0 +1,77 @@
+//! Publishes outbox rows as they are written, many per broker round trip: submissions
+//! queue their message here, one task publishes whatever has gathered with all confirms
+//! in flight, deletes the confirmed rows in one statement and tells each submitter.
+
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+
+use crate::broker::{Outgoing, Transport};
+use crate::store::Store;
+
+/// Most messages published in one round.
+const BATCH: usize = 512;
+
+struct Job {
+    outbox_id: i64,
+    msg: Outgoing,
+    done: oneshot::Sender<bool>,
+}
+
+#[derive(Clone)]
+pub struct OutboxPublisher {
+    tx: mpsc::Sender<Job>,
+}
+
+impl OutboxPublisher {
+    /// Starts the publishing task; it ends when every handle is dropped.
+    pub fn start(store: Store, transport: Transport) -> Self {
+        let (tx, rx) = mpsc::channel(BATCH * 8);
+        tokio::spawn(run(store, transport, rx));
+        OutboxPublisher { tx }
+    }
+
+    /// Publishes an outbox row's message; true when the broker confirmed it within
+    /// `wait`. When false the row stays and the relay publishes it later.
+    pub async fn publish(&self, outbox_id: i64, msg: Outgoing, wait: Duration) -> bool {
+        let (done, confirmed) = oneshot::channel();
+        if self.tx.send(Job { outbox_id, msg, done }).await.is_err() {
+            return false;
+        }
+        matches!(tokio::time::timeout(wait, confirmed).await, Ok(Ok(true)))
+    }
+}
+
+async fn run(store: Store, transport: Transport, mut rx: mpsc::Receiver<Job>) {
+    let mut batch = Vec::with_capacity(BATCH);
+    while rx.recv_many(&mut batch, BATCH).await > 0 {
+        let msgs: Vec<Outgoing> = batch.iter().map(|j| j.msg.clone()).collect();
+        let results = transport.publish_many(&msgs).await;
+        let confirmed: Vec<i64> = batch
+            .iter()
+            .zip(&results)
+            .filter(|(_, r)| r.is_ok())
+            .map(|(j, _)| j.outbox_id)
+            .collect();
+        if let Some(Err(err)) = results.iter().find(|r| r.is_err()) {
+            tracing::warn!(error = %err, unconfirmed = batch.len() - confirmed.len(),
+                "publish not confirmed; the outbox relay will retry");
+        }
+        let deleted = if confirmed.is_empty() {
+            true
+        } else {
+            match store.delete_outbox(&confirmed).await {
+                Ok(()) => true,
+                Err(err) => {
+                    // The rows stay and are published again later: a duplicate the
+                    // worker ignores, never a loss.
+                    tracing::warn!(error = %err, "could not clear confirmed outbox rows");
+                    false
+                }
+            }
+        };
+        for (job, result) in batch.drain(..).zip(results) {
+            let _ = job.done.send(result.is_ok() && deleted);
+        }
+    }
+}

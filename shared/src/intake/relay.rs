@@ -1,0 +1,61 @@
+//! The outbox relay: publishes commands whose first publish was never confirmed (the
+//! broker was down, the process died between commit and confirm), so an accepted
+//! command always reaches a worker.
+
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::broker::{Outgoing, Transport};
+use crate::clock::now_ms;
+use crate::store::Store;
+
+/// A claimed row is left alone this long before another relay may take it.
+const CLAIM_LEASE_MS: i64 = 30_000;
+const BATCH: i64 = 500;
+
+/// Runs until `stop` is cancelled.
+pub async fn run_relay(store: Store, transport: Transport, every: Duration, stop: CancellationToken) {
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+        loop {
+            match relay_once(&store, &transport).await {
+                Ok(n) if n as i64 == BATCH => continue,
+                Ok(_) => break,
+                Err(err) => {
+                    tracing::warn!(error = %err, "outbox relay round failed");
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// Publishes one batch of due outbox rows; returns how many were confirmed.
+pub async fn relay_once(store: &Store, transport: &Transport) -> Result<usize, crate::broker::BrokerError> {
+    let due = store.claim_outbox(BATCH, now_ms(), CLAIM_LEASE_MS).await?;
+    if due.is_empty() {
+        return Ok(0);
+    }
+    let msgs: Vec<Outgoing> = due
+        .iter()
+        .map(|m| Outgoing::new(m.routing_key.clone(), m.body.clone()))
+        .collect();
+    let results = transport.publish_many(&msgs).await;
+    let confirmed: Vec<i64> = due
+        .iter()
+        .zip(&results)
+        .filter(|(_, r)| r.is_ok())
+        .map(|(m, _)| m.id)
+        .collect();
+    store.delete_outbox(&confirmed).await?;
+    if confirmed.len() < due.len() {
+        tracing::warn!(pending = due.len() - confirmed.len(), "outbox relay: broker still not confirming");
+    } else {
+        tracing::info!(published = confirmed.len(), "outbox relay published waiting commands");
+    }
+    Ok(confirmed.len())
+}

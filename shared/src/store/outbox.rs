@@ -1,0 +1,116 @@
+//! The outbox: a command is written here in the same transaction as its job, and
+//! deleted once the broker has confirmed it. Rows whose publish was never confirmed
+//! become due for the relay, so an accepted command is never lost.
+
+use sqlx::{Any, Transaction};
+use uuid::Uuid;
+
+use super::rows::{bytes, int, placeholders, text, uuid};
+use super::{Backend, Store, StoreError};
+use crate::clock::Millis;
+
+/// A message to put in the outbox.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxEntry {
+    pub routing_key: String,
+    pub body: Vec<u8>,
+    /// The relay leaves the row alone until then, giving the live publish a head start.
+    pub available_at: Millis,
+}
+
+/// An outbox row claimed for publishing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxMessage {
+    pub id: i64,
+    pub job_id: Uuid,
+    pub routing_key: String,
+    pub body: Vec<u8>,
+    pub attempts: i64,
+}
+
+pub(crate) async fn insert_outbox(
+    tx: &mut Transaction<'_, Any>,
+    job_id: Uuid,
+    entry: &OutboxEntry,
+    now: Millis,
+) -> Result<i64, StoreError> {
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO outbox (job_id, routing_key, body, available_at, created_at) \
+         VALUES ($1, $2, $3, $4, $5) RETURNING id",
+    )
+    .bind(job_id.to_string())
+    .bind(&entry.routing_key)
+    .bind(entry.body.clone())
+    .bind(entry.available_at)
+    .bind(now)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(id)
+}
+
+impl Store {
+    /// Claims up to `limit` due rows for `lease_ms`, so concurrent relays on several
+    /// replicas publish each row once (a rare double publish is harmless: the worker
+    /// deduplicates by job id).
+    pub async fn claim_outbox(
+        &self,
+        limit: i64,
+        now: Millis,
+        lease_ms: Millis,
+    ) -> Result<Vec<OutboxMessage>, StoreError> {
+        let lock = match self.backend() {
+            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+            Backend::Sqlite => "",
+        };
+        let sql = format!(
+            "UPDATE outbox SET available_at = $1, attempts = attempts + 1 \
+             WHERE id IN (SELECT id FROM outbox WHERE available_at <= $2 \
+                          ORDER BY id LIMIT $3{lock}) \
+             RETURNING id, job_id, routing_key, body, attempts"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(now + lease_ms)
+            .bind(now)
+            .bind(limit)
+            .fetch_all(self.pool())
+            .await?;
+        let mut out = rows
+            .iter()
+            .map(|row| {
+                Ok(OutboxMessage {
+                    id: int(row, "id")?,
+                    job_id: uuid(row, "job_id")?,
+                    routing_key: text(row, "routing_key")?,
+                    body: bytes(row, "body")?,
+                    attempts: int(row, "attempts")?,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        out.sort_by_key(|m| m.id);
+        Ok(out)
+    }
+
+    /// Forgets rows the broker has confirmed.
+    pub async fn delete_outbox(&self, ids: &[i64]) -> Result<(), StoreError> {
+        for chunk in ids.chunks(500) {
+            let sql = format!(
+                "DELETE FROM outbox WHERE id IN ({})",
+                placeholders(1, chunk.len())
+            );
+            let mut query = sqlx::query(&sql);
+            for id in chunk {
+                query = query.bind(*id);
+            }
+            query.execute(self.pool()).await?;
+        }
+        Ok(())
+    }
+
+    /// How many commands wait in the outbox (readiness and metrics).
+    pub async fn outbox_depth(&self) -> Result<i64, StoreError> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox")
+            .fetch_one(self.pool())
+            .await?;
+        Ok(n)
+    }
+}

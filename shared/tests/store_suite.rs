@@ -1,0 +1,268 @@
+//! One store suite, run against SQLite and PostgreSQL, so the two backends stay equal.
+
+use std::collections::BTreeMap;
+
+use longshore_shared::clock::now_ms;
+use longshore_shared::job::JobStatus;
+use longshore_shared::store::{
+    Admission, AttemptEnd, CancelOutcome, Claim, JobFilter, NewJob, NewToken, OutboxEntry,
+    RetryOutcome, SlotOutcome, Store,
+};
+use longshore_shared::testing::TestDb;
+use uuid::Uuid;
+
+fn new_job(key: &str, max_attempts: i64) -> NewJob {
+    NewJob {
+        id: Uuid::now_v7(),
+        kind: "diag.noop".into(),
+        version: 1,
+        idempotency_key: key.into(),
+        request_hash: "h1".into(),
+        tenant: Some("t1".into()),
+        requested_by: "tester".into(),
+        target: "default".into(),
+        payload: "{}".into(),
+        max_attempts,
+        created_at: now_ms(),
+    }
+}
+
+fn entry() -> OutboxEntry {
+    OutboxEntry {
+        routing_key: "diag.noop".into(),
+        body: b"{}".to_vec(),
+        available_at: 0,
+    }
+}
+
+async fn admission_is_idempotent_by_key(store: &Store) {
+    let job = new_job("same-key", 3);
+    let first = store.admit(&job, "tester", Some(&entry())).await.unwrap();
+    assert!(matches!(first, Admission::Created { outbox_id: Some(_) }));
+    let mut again = new_job("same-key", 3);
+    again.request_hash = "h2".into();
+    match store.admit(&again, "tester", Some(&entry())).await.unwrap() {
+        Admission::Existing { id, request_hash, status } => {
+            assert_eq!(id, job.id);
+            assert_eq!(request_hash, "h1");
+            assert_eq!(status, JobStatus::Queued);
+        }
+        other => panic!("expected the existing job, got {other:?}"),
+    }
+    // Only the first admission wrote an outbox row.
+    assert_eq!(store.outbox_depth().await.unwrap(), 1);
+    let events = store.events(job.id).await.unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].event, "accepted");
+}
+
+async fn attempts_are_claimed_once_and_outcomes_are_compare_and_set(store: &Store) {
+    let job = new_job("claim-key", 2);
+    store.admit(&job, "tester", None).await.unwrap();
+    let now = now_ms();
+    let Claim::Claimed(claimed) = store.claim(job.id, now, now + 10_000, "w1").await.unwrap() else {
+        panic!("first claim must succeed");
+    };
+    assert_eq!(claimed.attempts, 1);
+    assert_eq!(claimed.status, JobStatus::Running);
+    // A second worker sees a live lease.
+    assert!(matches!(
+        store.claim(job.id, now, now + 10_000, "w2").await.unwrap(),
+        Claim::Busy { .. }
+    ));
+    // Retry later, then a stale attempt number cannot record anything.
+    let retry_at = now + 60_000;
+    assert!(store
+        .end_attempt(job.id, 1, &AttemptEnd::Retrying { error: "boom", next_attempt_at: retry_at }, now, "w1")
+        .await
+        .unwrap());
+    assert!(!store
+        .end_attempt(job.id, 1, &AttemptEnd::Succeeded { result: &serde_json::json!({}) }, now, "w1")
+        .await
+        .unwrap());
+    assert_eq!(
+        store.claim(job.id, now, now + 10_000, "w1").await.unwrap(),
+        Claim::NotDue { at: retry_at }
+    );
+    let Claim::Claimed(second) = store
+        .claim(job.id, retry_at, retry_at + 10_000, "w1")
+        .await
+        .unwrap()
+    else {
+        panic!("due job must be claimable");
+    };
+    assert_eq!(second.attempts, 2);
+    let result = serde_json::json!({"ok": true});
+    assert!(store
+        .end_attempt(job.id, 2, &AttemptEnd::Succeeded { result: &result }, retry_at, "w1")
+        .await
+        .unwrap());
+    let done = store.job(job.id).await.unwrap().unwrap();
+    assert_eq!(done.status, JobStatus::Succeeded);
+    assert_eq!(done.result, Some(result));
+    assert_eq!(done.last_error, None);
+    assert_eq!(
+        store.claim(job.id, retry_at, retry_at, "w1").await.unwrap(),
+        Claim::Settled(JobStatus::Succeeded)
+    );
+    let events: Vec<String> = store.events(job.id).await.unwrap().into_iter().map(|e| e.event).collect();
+    assert_eq!(events, ["accepted", "started", "retrying", "started", "succeeded"]);
+}
+
+async fn a_lost_worker_is_taken_over_until_attempts_run_out(store: &Store) {
+    let job = new_job("lost-key", 1);
+    store.admit(&job, "tester", None).await.unwrap();
+    let now = now_ms();
+    assert!(matches!(store.claim(job.id, now, now + 100, "w1").await.unwrap(), Claim::Claimed(_)));
+    // The lease expired and no attempts are left: the job is dead with the reason.
+    match store.claim(job.id, now + 1_000, now + 2_000, "w2").await.unwrap() {
+        Claim::Exhausted { reason } => assert!(reason.contains("lost"), "{reason}"),
+        other => panic!("expected exhaustion, got {other:?}"),
+    }
+    let dead = store.job(job.id).await.unwrap().unwrap();
+    assert_eq!(dead.status, JobStatus::Dead);
+    // Retry gives a fresh budget under the same id and keeps history.
+    let outcome = store.retry_job(job.id, 3, "admin", &entry(), now + 2_000).await.unwrap();
+    assert!(matches!(outcome, RetryOutcome::Requeued { .. }));
+    let again = store.job(job.id).await.unwrap().unwrap();
+    assert_eq!(again.status, JobStatus::Queued);
+    assert_eq!(again.max_attempts, again.attempts + 3);
+    assert!(matches!(
+        store.claim(job.id, now + 2_000, now + 3_000, "w2").await.unwrap(),
+        Claim::Claimed(_)
+    ));
+    assert!(matches!(
+        store.retry_job(job.id, 3, "admin", &entry(), now).await.unwrap(),
+        RetryOutcome::NotRetryable(JobStatus::Running)
+    ));
+}
+
+async fn only_waiting_jobs_can_be_cancelled(store: &Store) {
+    let job = new_job("cancel-key", 3);
+    store.admit(&job, "tester", None).await.unwrap();
+    assert_eq!(store.cancel_job(job.id, "op", now_ms()).await.unwrap(), CancelOutcome::Cancelled);
+    assert_eq!(
+        store.cancel_job(job.id, "op", now_ms()).await.unwrap(),
+        CancelOutcome::NotWaiting(JobStatus::Cancelled)
+    );
+    assert_eq!(
+        store.cancel_job(Uuid::now_v7(), "op", now_ms()).await.unwrap(),
+        CancelOutcome::Missing
+    );
+}
+
+async fn listing_filters_and_pages_newest_first(store: &Store) {
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let mut job = new_job(&format!("list-{i}"), 3);
+        job.kind = "diag.list".into();
+        job.created_at = 1_000 + i;
+        store.admit(&job, "tester", None).await.unwrap();
+        ids.push(job.id);
+    }
+    let mut filter = JobFilter { kind: Some("diag.list".into()), limit: 2, ..Default::default() };
+    let mut seen = Vec::new();
+    loop {
+        let page = store.list_jobs(&filter).await.unwrap();
+        seen.extend(page.jobs.iter().map(|j| j.id));
+        match page.next {
+            Some(after) => filter.after = Some(after),
+            None => break,
+        }
+    }
+    ids.reverse();
+    assert_eq!(seen, ids);
+    let none = store
+        .list_jobs(&JobFilter { kind: Some("diag.list".into()), status: Some(JobStatus::Dead), limit: 10, ..Default::default() })
+        .await
+        .unwrap();
+    assert!(none.jobs.is_empty());
+}
+
+async fn the_outbox_hands_each_due_row_out_once(store: &Store) {
+    let before = store.claim_outbox(100, now_ms(), 30_000).await.unwrap();
+    store.delete_outbox(&before.iter().map(|m| m.id).collect::<Vec<_>>()).await.unwrap();
+    let job = new_job("outbox-key", 3);
+    store.admit(&job, "tester", Some(&entry())).await.unwrap();
+    let claimed = store.claim_outbox(100, now_ms(), 30_000).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].job_id, job.id);
+    assert!(store.claim_outbox(100, now_ms(), 30_000).await.unwrap().is_empty());
+    store.delete_outbox(&[claimed[0].id]).await.unwrap();
+    assert_eq!(store.outbox_depth().await.unwrap(), 0);
+}
+
+async fn tokens_are_found_by_hash_until_revoked(store: &Store) {
+    let token = NewToken {
+        id: "tok1".into(),
+        name: "ci".into(),
+        role: "operator".into(),
+        tenant: None,
+        targets: Some(vec!["default".into()]),
+        token_hash: "abc".into(),
+        created_by: "admin".into(),
+        created_at: now_ms(),
+    };
+    store.create_token(&token).await.unwrap();
+    let found = store.token_by_hash("abc").await.unwrap().unwrap();
+    assert_eq!(found.name, "ci");
+    assert_eq!(found.targets, Some(vec!["default".to_string()]));
+    assert!(store.revoke_token("ci", now_ms()).await.unwrap());
+    assert!(store.token_by_hash("abc").await.unwrap().is_none());
+    assert_eq!(store.list_tokens().await.unwrap().len(), 1);
+}
+
+async fn a_schedule_slot_is_recorded_once(store: &Store) {
+    assert!(store.record_slot("e", 60_000, SlotOutcome::Emitted, Some("j"), 1, "s1").await.unwrap());
+    assert!(!store.record_slot("e", 60_000, SlotOutcome::Emitted, Some("j"), 1, "s2").await.unwrap());
+    assert_eq!(store.last_slot("e").await.unwrap(), Some(60_000));
+    let counts = store.slot_counts().await.unwrap();
+    assert_eq!(counts.len(), 1);
+    assert_eq!(counts[0].count, 1);
+}
+
+async fn local_queues_lease_ack_and_delay(store: &Store) {
+    let q = vec!["lq".to_string()];
+    let headers = BTreeMap::new();
+    let now = now_ms();
+    store.local_push("lq", "diag.noop", b"a", &headers, now).await.unwrap();
+    store.local_push("lq", "diag.noop", b"b", &headers, now + 60_000).await.unwrap();
+    let got = store.local_claim(&q, 10, now, now + 1_000).await.unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].body, b"a");
+    assert!(store.local_claim(&q, 10, now, now + 1_000).await.unwrap().is_empty());
+    // An expired lease delivers again, counted as a redelivery.
+    let again = store.local_claim(&q, 10, now + 2_000, now + 3_000).await.unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].delivery_count, 2);
+    store.local_ack(again[0].id).await.unwrap();
+    assert_eq!(store.local_next_due(&q).await.unwrap(), Some(now + 60_000));
+}
+
+async fn suite(store: Store) {
+    admission_is_idempotent_by_key(&store).await;
+    attempts_are_claimed_once_and_outcomes_are_compare_and_set(&store).await;
+    a_lost_worker_is_taken_over_until_attempts_run_out(&store).await;
+    only_waiting_jobs_can_be_cancelled(&store).await;
+    listing_filters_and_pages_newest_first(&store).await;
+    the_outbox_hands_each_due_row_out_once(&store).await;
+    tokens_are_found_by_hash_until_revoked(&store).await;
+    a_schedule_slot_is_recorded_once(&store).await;
+    local_queues_lease_ack_and_delay(&store).await;
+}
+
+#[tokio::test]
+async fn the_store_behaves_on_sqlite() {
+    let db = TestDb::sqlite();
+    suite(db.store().await).await;
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn the_store_behaves_on_postgres() {
+    let db = TestDb::postgres().await;
+    let store = db.store().await;
+    suite(store.clone()).await;
+    store.close().await;
+    db.drop_db().await;
+}
