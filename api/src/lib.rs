@@ -1,1 +1,56 @@
-//! placeholder
+//! The intake api: authenticates, validates, writes job + outbox in one transaction,
+//! publishes, and answers `202 Accepted`. It holds no Kubernetes credentials; every
+//! query is answered from the job store.
+
+pub mod error;
+pub mod extract;
+pub mod routes;
+pub mod state;
+mod views;
+
+pub use state::AppState;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use tower_http::trace::TraceLayer;
+
+/// The whole HTTP surface.
+pub fn router(state: AppState) -> Router {
+    let body_limit = state.body_limit;
+    Router::new()
+        .merge(routes::health::routes())
+        .merge(routes::commands::routes())
+        .merge(routes::jobs::routes())
+        .merge(routes::tokens::routes())
+        .fallback(routes::not_found)
+        .method_not_allowed_fallback(routes::method_not_allowed)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &Request| {
+                let route = req
+                    .extensions()
+                    .get::<MatchedPath>()
+                    .map(|p| p.as_str().to_owned())
+                    .unwrap_or_else(|| req.uri().path().to_owned());
+                tracing::info_span!(
+                    "request",
+                    method = %req.method(),
+                    route,
+                    job_id = tracing::field::Empty,
+                    caller = tracing::field::Empty,
+                )
+            }),
+        )
+        .with_state(state)
+}
+
+/// Serves `router` on `listener` until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

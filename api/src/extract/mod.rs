@@ -1,0 +1,4 @@
+//! Request extractors that answer in Longshore's error shape.
+
+pub mod auth;
+pub mod json;

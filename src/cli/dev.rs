@@ -1,0 +1,107 @@
+//! `longshore dev`: the whole system in one process on embedded defaults, so a
+//! newcomer can submit a command and watch it run with nothing else installed.
+
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::Args;
+use longshore_shared::access::Role;
+use longshore_shared::broker::Transport;
+use longshore_shared::broker::local::LocalTransport;
+use longshore_shared::clock::now_ms;
+use serde_json::json;
+
+use super::client::CLIENT_FILE;
+use super::roles::{init_logging, intake, open_store, topology, worker_runtime};
+use super::settings::Settings;
+use super::signals::shutdown_token;
+
+#[derive(Debug, Args)]
+pub struct DevArgs {
+    /// Do not run the scheduler's cron entries.
+    #[arg(long)]
+    pub no_scheduler: bool,
+}
+
+/// The token name `dev` gives its admin token; each start replaces the previous one.
+const DEV_TOKEN: &str = "dev-admin";
+
+pub async fn run(settings: &Settings, args: DevArgs) -> anyhow::Result<ExitCode> {
+    let data_dir = settings.data_dir();
+    std::fs::create_dir_all(&data_dir)
+        .with_context(|| format!("creating the data directory {}", data_dir.display()))?;
+    let mut config = settings.load()?;
+    if settings.database_url.is_none() {
+        config.database.url = format!("sqlite://{}", data_dir.join("longshore.db").display());
+    }
+    init_logging(&config);
+
+    let store = open_store(&config).await?;
+    let local = LocalTransport::new(store.clone(), topology(&config));
+    let recovered = local.recover().await?;
+    if recovered > 0 {
+        tracing::info!(recovered, "deliveries left unsettled by the last run will run again");
+    }
+    let transport = Transport::Local(local);
+    let stop = shutdown_token();
+
+    let intake = intake(&config, &store, &transport, &stop);
+    let listener = tokio::net::TcpListener::bind(config.api.listen)
+        .await
+        .with_context(|| format!("listening on {} (choose another with --listen)", config.api.listen))?;
+    let url = format!("http://{}", listener.local_addr()?);
+
+    store.revoke_token(DEV_TOKEN, now_ms()).await?;
+    let token = super::tokens::create(&store, DEV_TOKEN, Role::Admin, None, None, "dev").await?;
+    let client_file = data_dir.join(CLIENT_FILE);
+    write_private(&client_file, &serde_json::to_vec_pretty(&json!({ "url": url, "token": token }))?)?;
+
+    let state = longshore_api::AppState::new(intake.clone(), transport.clone(), config.api.body_limit);
+    let until = stop.clone();
+    let api = tokio::spawn(async move {
+        longshore_api::serve(listener, state, async move { until.cancelled().await }).await
+    });
+    let worker = tokio::spawn(worker_runtime(&config, &store, &transport).run(stop.clone()));
+    let scheduler = if args.no_scheduler {
+        None
+    } else {
+        let entries = longshore_scheduler::parse_entries(&config.scheduler.entries)?;
+        let emitter = longshore_scheduler::Emitter::new(intake, super::settings::process_id("scheduler"));
+        Some(tokio::spawn(longshore_scheduler::run(entries, emitter, stop.clone())))
+    };
+
+    eprintln!(
+        "\nLongshore dev is running.\n\
+         \n  api          {url}\n  admin token  {token}\n  store        {}\n\
+         \nTry, in another shell here:\n\
+         \n  longshore submit diag.noop '{{\"sleep_ms\": 3000}}' --watch\
+         \n  longshore jobs list\
+         \n  curl -H \"Authorization: Bearer $(jq -r .token {})\" {url}/v1/jobs\n\
+         \n(client commands read the URL and token from {}). Ctrl-C stops.\n",
+        config.database.url,
+        client_file.display(),
+        client_file.display(),
+    );
+
+    let _ = worker.await;
+    if let Some(scheduler) = scheduler {
+        let _ = scheduler.await;
+    }
+    let _ = api.await;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes a file only its owner can read: it holds a live admin token.
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    use std::io::Write;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    file.write_all(bytes)?;
+    Ok(())
+}

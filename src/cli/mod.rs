@@ -1,0 +1,106 @@
+//! Command-line parsing and dispatch.
+
+mod client;
+mod dev;
+mod roles;
+mod settings;
+mod signals;
+mod tokens;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+pub use settings::Settings;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "longshore",
+    version,
+    about = "Event-driven job worker system for Kubernetes platform operations",
+    long_about = "Longshore runs platform commands (users, projects, apps, clusters, workspaces, \
+images, traffic, maintenance) as durable, idempotent jobs: an intake api publishes them to \
+RabbitMQ, workers execute them against Kubernetes, a scheduler emits maintenance.\n\n\
+Every setting can be given as a flag, as the LONGSHORE_* environment variable shown beside it, \
+or in the TOML file named by --config (flags win over the environment, which wins over the file).",
+    after_help = "Start here: `longshore dev`, then in another shell `longshore submit diag.noop '{}' --watch`."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub settings: Settings,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the intake api (HTTP) with its outbox relay.
+    Api,
+    /// Run a worker: consume commands and execute them.
+    Worker,
+    /// Run the scheduler, or emit one entry now with --once.
+    Scheduler {
+        /// Emit this entry's command now and exit.
+        #[arg(long, value_name = "ENTRY")]
+        once: Option<String>,
+    },
+    /// Create or upgrade the job store's schema.
+    Migrate,
+    /// Run api, worker and scheduler in one process on embedded defaults (SQLite, an
+    /// in-process transport, an in-memory Kubernetes API).
+    Dev(dev::DevArgs),
+    /// Submit a command: `longshore submit diag.noop '{"sleep_ms": 3000}' --watch`.
+    Submit(client::SubmitArgs),
+    /// List, show, watch, retry or cancel jobs.
+    #[command(subcommand)]
+    Jobs(client::JobsCommand),
+    /// Create, list or revoke API tokens (works on the store directly).
+    #[command(subcommand)]
+    Token(tokens::TokenCommand),
+    /// Print the command catalogue as JSON Schema.
+    Schema,
+    /// Print the effective configuration (passwords hidden).
+    Config,
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(dispatch(cli)) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    let settings = cli.settings;
+    match cli.command {
+        Command::Api => roles::api(&settings).await,
+        Command::Worker => roles::worker(&settings).await,
+        Command::Scheduler { once } => roles::scheduler(&settings, once).await,
+        Command::Migrate => roles::migrate(&settings).await,
+        Command::Dev(args) => dev::run(&settings, args).await,
+        Command::Submit(args) => client::submit(&settings, args).await,
+        Command::Jobs(cmd) => client::jobs(&settings, cmd).await,
+        Command::Token(cmd) => tokens::run(&settings, cmd).await,
+        Command::Schema => {
+            let schema = longshore_shared::command::schema::catalogue_schema();
+            println!("{}", serde_json::to_string_pretty(&schema)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Config => {
+            let config = settings.load()?;
+            println!("{}", serde_json::to_string_pretty(&config.redacted())?);
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
