@@ -197,6 +197,14 @@ impl Runtime {
 
     async fn record(&self, delivery: &Delivery, job: &JobRecord, result: Result<Outcome, Failure>) -> Settle {
         let now = now_ms();
+        let gave_up = match &result {
+            Err(failure) if !failure.is_permanent() && job.attempts >= job.max_attempts => Some(format!(
+                "gave up after {} attempts: {}",
+                job.attempts,
+                failure.message()
+            )),
+            _ => None,
+        };
         let (end, follow_up) = match &result {
             Ok(Outcome::Done(value)) => (AttemptEnd::Succeeded { result: value }, FollowUp::None),
             Ok(Outcome::Recheck { after, progress }) => (
@@ -204,14 +212,10 @@ impl Runtime {
                 FollowUp::Delay(*after),
             ),
             Err(Failure::Permanent(error)) => (AttemptEnd::Failed { error }, FollowUp::None),
-            Err(failure) if job.attempts >= job.max_attempts => (
-                AttemptEnd::Dead { error: failure.message() },
-                FollowUp::DeadLetter(format!(
-                    "gave up after {} attempts: {}",
-                    job.attempts,
-                    failure.message()
-                )),
-            ),
+            Err(_) if gave_up.is_some() => {
+                let reason = gave_up.as_deref().unwrap_or_default();
+                (AttemptEnd::Dead { error: reason }, FollowUp::DeadLetter(reason.to_owned()))
+            }
             Err(failure) => {
                 let delay = match failure {
                     Failure::RetryAfter { after, .. } => *after,
