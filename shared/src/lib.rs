@@ -14,3 +14,5 @@ pub mod intake;
 pub mod telemetry;
 #[cfg(feature = "test-util")]
 pub mod testing;
+#[cfg(feature = "kube")]
+pub mod kube;
