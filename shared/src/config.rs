@@ -20,6 +20,111 @@ pub struct Config {
     pub scheduler: SchedulerConfig,
     pub log: LogConfig,
     pub kube: KubeConfig,
+    pub identity: IdentityConfig,
+    pub projects: ProjectsConfig,
+    pub apps: AppsConfig,
+}
+
+/// Where Dex keeps its static passwords, and how users are created.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IdentityConfig {
+    pub dex_namespace: String,
+    /// Name of the ConfigMap or Secret holding Dex's configuration.
+    pub dex_object: String,
+    /// `configmap` or `secret`.
+    pub dex_object_kind: String,
+    /// Key of the configuration file inside the object.
+    pub dex_key: String,
+    /// Deployment restarted (pod-template annotation) after a change.
+    pub dex_deployment: String,
+    /// bcrypt cost of password hashes (at least 10).
+    pub bcrypt_cost: u32,
+    /// Shown to new users beside their password, when set.
+    pub login_url: Option<String>,
+}
+
+impl Default for IdentityConfig {
+    fn default() -> Self {
+        IdentityConfig {
+            dex_namespace: "auth".to_owned(),
+            dex_object: "dex".to_owned(),
+            dex_object_kind: "configmap".to_owned(),
+            dex_key: "config.yaml".to_owned(),
+            dex_deployment: "dex".to_owned(),
+            bcrypt_cost: 10,
+            login_url: None,
+        }
+    }
+}
+
+/// How projects are made and what they get by default.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProjectsConfig {
+    /// `kubeflow` (a Profile) or `plain` (Namespace + ResourceQuota + owner RoleBinding).
+    pub backend: String,
+    pub default_cpu: String,
+    pub default_memory: String,
+    pub default_storage: String,
+    /// Resource keys that count as GPUs (besides any key naming nvidia.com, amd.com/gpu
+    /// or gpu).
+    pub gpu_keys: Vec<String>,
+    /// ClusterRole the owner gets in a plain project's namespace.
+    pub owner_cluster_role: String,
+}
+
+impl Default for ProjectsConfig {
+    fn default() -> Self {
+        ProjectsConfig {
+            backend: "kubeflow".to_owned(),
+            default_cpu: "2".to_owned(),
+            default_memory: "4Gi".to_owned(),
+            default_storage: "10Gi".to_owned(),
+            gpu_keys: vec![
+                "requests.nvidia.com/gpu".to_owned(),
+                "requests.nvidia.com/l4".to_owned(),
+            ],
+            owner_cluster_role: "edit".to_owned(),
+        }
+    }
+}
+
+/// How apps are rendered: the only namespace they may live in, enforced limits,
+/// injected environment and the ingress host.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AppsConfig {
+    pub namespace: String,
+    /// Ingress host; `{id}` is replaced by the app id.
+    pub host_template: String,
+    pub cpu_limit: String,
+    pub memory_limit: String,
+    /// Environment every app container gets (e.g. DB_HOST, REDIS_HOST).
+    pub env: std::collections::BTreeMap<String, String>,
+    pub ingress_class: Option<String>,
+    /// TLS secret for every app's ingress, when set (e.g. a wildcard certificate).
+    pub tls_secret: Option<String>,
+    /// How often a deploy job looks at its rollout.
+    pub rollout_check_ms: u64,
+    /// How long a rollout may take before the deploy job fails.
+    pub rollout_timeout_secs: u64,
+}
+
+impl Default for AppsConfig {
+    fn default() -> Self {
+        AppsConfig {
+            namespace: "longshore-apps".to_owned(),
+            host_template: "app-{id}.apps.example.edu".to_owned(),
+            cpu_limit: "500m".to_owned(),
+            memory_limit: "512Mi".to_owned(),
+            env: Default::default(),
+            ingress_class: None,
+            tls_secret: None,
+            rollout_check_ms: 2_000,
+            rollout_timeout_secs: 600,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -226,6 +331,9 @@ impl Default for Config {
             scheduler: SchedulerConfig::default(),
             log: LogConfig::default(),
             kube: KubeConfig::default(),
+            identity: IdentityConfig::default(),
+            projects: ProjectsConfig::default(),
+            apps: AppsConfig::default(),
         }
     }
 }
@@ -259,6 +367,15 @@ impl Config {
             if crate::command::Family::parse(family).is_none() {
                 return Err(ConfigError(format!("worker.families: unknown family `{family}`")));
             }
+        }
+        if !matches!(self.projects.backend.as_str(), "kubeflow" | "plain") {
+            return Err(ConfigError("projects.backend must be `kubeflow` or `plain`".into()));
+        }
+        if !matches!(self.identity.dex_object_kind.as_str(), "configmap" | "secret") {
+            return Err(ConfigError("identity.dex_object_kind must be `configmap` or `secret`".into()));
+        }
+        if self.identity.bcrypt_cost < 10 || self.identity.bcrypt_cost > 31 {
+            return Err(ConfigError("identity.bcrypt_cost must be from 10 to 31".into()));
         }
         if !matches!(self.log.format.as_str(), "text" | "json") {
             return Err(ConfigError("log.format must be `text` or `json`".into()));

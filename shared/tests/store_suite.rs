@@ -6,7 +6,7 @@ use longshore_shared::clock::now_ms;
 use longshore_shared::job::JobStatus;
 use longshore_shared::store::{
     Admission, AttemptEnd, CancelOutcome, Claim, JobFilter, NewJob, NewToken, OutboxEntry,
-    RetryOutcome, SlotOutcome, Store,
+    ProjectRecord, RetryOutcome, SlotOutcome, Store, UserRecord,
 };
 use longshore_shared::testing::TestDb;
 use uuid::Uuid;
@@ -239,7 +239,47 @@ async fn local_queues_lease_ack_and_delay(store: &Store) {
     assert_eq!(store.local_next_due(&q).await.unwrap(), Some(now + 60_000));
 }
 
+async fn read_models_upsert_and_forget(store: &Store) {
+    let mut project = ProjectRecord {
+        name: "ada-example-edu".into(),
+        owner: "ada@example.edu".into(),
+        namespace: "ada-example-edu".into(),
+        backend: "kubeflow".into(),
+        resources: serde_json::json!({"cpu": "2"}),
+        target: "default".into(),
+        job_id: "j1".into(),
+        created_at: 1,
+        updated_at: 1,
+    };
+    store.put_project(&project).await.unwrap();
+    project.resources = serde_json::json!({"cpu": "8", "memory": "16Gi"});
+    project.updated_at = 2;
+    store.put_project(&project).await.unwrap();
+    let stored = store.project("ada-example-edu").await.unwrap().unwrap();
+    assert_eq!(stored.resources["memory"], "16Gi");
+    assert_eq!(stored.created_at, 1);
+    assert_eq!(store.projects_of("ada@example.edu").await.unwrap().len(), 1);
+    assert!(store.delete_project("ada-example-edu").await.unwrap());
+    assert!(store.project("ada-example-edu").await.unwrap().is_none());
+
+    let user = UserRecord {
+        email: "ada@example.edu".into(),
+        username: "ada".into(),
+        user_id: "u-1".into(),
+        target: "default".into(),
+        job_id: "j2".into(),
+        created_at: 1,
+        updated_at: 1,
+    };
+    store.put_user(&user).await.unwrap();
+    store.put_user(&user).await.unwrap();
+    assert_eq!(store.user("ada@example.edu").await.unwrap(), Some(user));
+    assert!(store.delete_user("ada@example.edu").await.unwrap());
+    assert!(!store.delete_user("ada@example.edu").await.unwrap());
+}
+
 async fn suite(store: Store) {
+    read_models_upsert_and_forget(&store).await;
     admission_is_idempotent_by_key(&store).await;
     attempts_are_claimed_once_and_outcomes_are_compare_and_set(&store).await;
     a_lost_worker_is_taken_over_until_attempts_run_out(&store).await;

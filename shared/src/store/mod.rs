@@ -11,6 +11,7 @@ mod jobs;
 mod local_queue;
 mod manage;
 mod outbox;
+mod read_models;
 mod rows;
 mod schedule;
 mod tokens;
@@ -23,6 +24,7 @@ pub use manage::{CancelOutcome, JobFilter, JobPage, RetryOutcome};
 pub use transitions::AttemptEnd;
 pub use local_queue::LocalMessage;
 pub use outbox::{OutboxEntry, OutboxMessage};
+pub use read_models::{AppRecord, ProjectRecord, UserRecord};
 pub use schedule::{SlotOutcome, SlotCount};
 pub use tokens::{NewToken, TokenRecord};
 
