@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::store::redact_url;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     pub database: DatabaseConfig,
@@ -321,22 +321,6 @@ impl Default for LogConfig {
     }
 }
 
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            database: DatabaseConfig::default(),
-            broker: BrokerConfig::default(),
-            api: ApiConfig::default(),
-            worker: WorkerConfig::default(),
-            scheduler: SchedulerConfig::default(),
-            log: LogConfig::default(),
-            kube: KubeConfig::default(),
-            identity: IdentityConfig::default(),
-            projects: ProjectsConfig::default(),
-            apps: AppsConfig::default(),
-        }
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 #[error("invalid configuration: {0}")]

@@ -17,7 +17,7 @@ use uuid::Uuid;
 use crate::broker::Outgoing;
 use crate::clock::{millis, now_ms};
 use crate::command::{Envelope, ENVELOPE_VERSION, lookup};
-use crate::domain::FieldError;
+use crate::domain::{FieldError, TargetName, TenantName};
 use crate::job::JobStatus;
 use crate::store::{Admission, NewJob, OutboxEntry, RetryOutcome, Store, StoreError};
 
@@ -91,6 +91,7 @@ impl Intake {
                 format!("version {} is not supported (use {ENVELOPE_VERSION})", sub.version),
             )));
         }
+        check_fields(&sub).map_err(IntakeError::Invalid)?;
         spec.validate(&sub.payload).map_err(IntakeError::Invalid)?;
 
         let id = match &sub.idempotency_key {
@@ -184,6 +185,34 @@ impl Intake {
     }
 }
 
+/// The longest idempotency key or `requested_by` accepted.
+pub const MAX_KEY_LEN: usize = 200;
+
+/// Checks what a command carries besides its kind and payload: the tenant and target
+/// are names (they end up in labels and metrics), the idempotency key and who asked are
+/// short printable text. Run on every way in (api, scheduler, envelopes published
+/// straight to the exchange), so a value the store cannot hold is refused with its field.
+pub fn check_fields(sub: &Submission) -> Result<(), FieldError> {
+    if let Some(tenant) = &sub.tenant {
+        TenantName::parse(tenant).map_err(|e| FieldError::new("tenant", e.message()))?;
+    }
+    TargetName::parse(&sub.target).map_err(|e| FieldError::new("target", e.message()))?;
+    if let Some(key) = &sub.idempotency_key {
+        check_text("idempotency_key", key)?;
+    }
+    check_text("requested_by", &sub.requested_by)
+}
+
+fn check_text(field: &str, value: &str) -> Result<(), FieldError> {
+    if value.is_empty() || value.chars().count() > MAX_KEY_LEN {
+        return Err(FieldError::new(field, format!("must be 1 to {MAX_KEY_LEN} characters")));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(FieldError::new(field, "must not contain control characters"));
+    }
+    Ok(())
+}
+
 /// A digest of what was asked, independent of JSON key order and whitespace.
 pub fn request_hash(sub: &Submission) -> String {
     let canonical = serde_json::json!({
@@ -252,6 +281,21 @@ mod tests {
         let c = request_hash(&sub(json!({"fail_times": 3, "sleep_ms": 1})));
         assert_eq!(a, b);
         assert_ne!(a, c);
+    }
+
+    #[test]
+    fn tenants_targets_and_keys_are_checked_with_their_field() {
+        assert_eq!(check_fields(&sub(json!({}))), Ok(()));
+        let field = |f: fn(&mut Submission)| {
+            let mut s = sub(json!({}));
+            f(&mut s);
+            check_fields(&s).unwrap_err().field
+        };
+        assert_eq!(field(|s| s.tenant = Some("a\0b".into())), "tenant");
+        assert_eq!(field(|s| s.target = String::new()), "target");
+        assert_eq!(field(|s| s.target = "Not A Cluster".into()), "target");
+        assert_eq!(field(|s| s.idempotency_key = Some("k\u{1}".into())), "idempotency_key");
+        assert_eq!(field(|s| s.requested_by = "x".repeat(201)), "requested_by");
     }
 
     #[test]

@@ -1,41 +1,266 @@
-//! The apps family (placeholder payloads until the family is specified).
+//! The apps family, after the deployment-controller reference: an app is a Deployment,
+//! a ClusterIP Service (port 80 → the container port) and an Ingress
+//! (`app-<id>.<apps domain>`), all named `app-<id>` and rendered by the worker.
+//!
+//! The payload names only what may vary per app (image, port, environment, TLS). What
+//! the platform enforces (CPU 0.5 / 512Mi limits, one replica, the namespace, injected
+//! variables such as `DB_HOST`) comes from the worker's configuration, and raw manifests
+//! are not accepted; a `replicas` field is refused by name.
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+
 use schemars::JsonSchema;
+use serde::de::{Deserializer, Error as _};
 use serde::{Deserialize, Serialize};
 
-use super::Command;
+use super::{Command, Policy};
+use crate::domain::{AppId, DnsSubdomain, EnvVarName, FieldError, ImageRef, keyed_map};
 
-/// Deploy an app (Deployment, Service, Ingress).
+/// The port the reference's apps listen on.
+pub const DEFAULT_CONTAINER_PORT: u16 = 8000;
+
+const REPLICAS_REFUSED: &str =
+    "replicas is not configurable: platform policy runs every app with exactly one replica";
+
+/// Deploy an app, or redeploy it with a new image or environment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, from = "AppDeployWire")]
+#[schemars(!from)]
 pub struct AppDeploy {
-    #[serde(flatten)]
-    pub fields: serde_json::Map<String, serde_json::Value>,
+    /// The app's id (e.g. the student project id); its objects are named `app-<id>`.
+    pub app_id: AppId,
+    /// The image to run, e.g. `registry.example.com/students/alice-hw3:v2`.
+    pub image: ImageRef,
+    /// The port the container listens on; the Service maps port 80 to it. Default 8000.
+    #[serde(default = "default_port")]
+    pub container_port: u16,
+    /// Environment variables for the container. The platform's own variables (such as
+    /// `DB_HOST`) are added by the worker and win on a clash.
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "keyed_map::deserialize"
+    )]
+    pub env: BTreeMap<EnvVarName, String>,
+    /// Serve the Ingress over TLS (certificates from cert-manager when installed).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub tls: bool,
+    /// The Secret holding the TLS certificate; requires `tls`. Default `app-<id>-tls`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_secret: Option<DnsSubdomain>,
+}
+
+fn default_port() -> u16 {
+    DEFAULT_CONTAINER_PORT
+}
+
+impl AppDeploy {
+    /// The TLS Secret's name when TLS is on: the given one, else `app-<id>-tls`.
+    pub fn tls_secret_name(&self) -> Option<String> {
+        self.tls.then(|| match &self.tls_secret {
+            Some(secret) => secret.as_str().to_owned(),
+            None => format!("{}-tls", self.app_id.object_name()),
+        })
+    }
 }
 
 impl Command for AppDeploy {
     const KIND: &'static str = "app.deploy";
-    const SUMMARY: &'static str = "Deploy an app (Deployment, Service, Ingress).";
+    const SUMMARY: &'static str =
+        "Deploy an app as a Deployment, Service and Ingress rendered with enforced limits.";
+    const POLICY: Policy = Policy {
+        max_attempts: 5,
+        timeout: std::time::Duration::from_secs(120),
+    };
+
+    fn check(&self) -> Result<(), FieldError> {
+        if self.container_port == 0 {
+            return Err(FieldError::new(
+                "container_port",
+                "must be between 1 and 65535",
+            ));
+        }
+        if self.tls_secret.is_some() && !self.tls {
+            return Err(FieldError::new("tls_secret", "requires `tls: true`"));
+        }
+        Ok(())
+    }
 }
 
-/// Restart an app's pods.
+/// What `app.deploy` accepts on the wire: the payload, plus `replicas`, refused.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AppDeployWire {
+    app_id: AppId,
+    image: ImageRef,
+    #[serde(default = "default_port")]
+    container_port: u16,
+    #[serde(default, deserialize_with = "keyed_map::deserialize")]
+    env: BTreeMap<EnvVarName, String>,
+    #[serde(default)]
+    tls: bool,
+    #[serde(default)]
+    tls_secret: Option<DnsSubdomain>,
+    #[serde(default, deserialize_with = "refuse_replicas")]
+    replicas: Option<Infallible>,
+}
+
+impl From<AppDeployWire> for AppDeploy {
+    fn from(wire: AppDeployWire) -> Self {
+        if let Some(never) = wire.replicas {
+            match never {}
+        }
+        AppDeploy {
+            app_id: wire.app_id,
+            image: wire.image,
+            container_port: wire.container_port,
+            env: wire.env,
+            tls: wire.tls,
+            tls_secret: wire.tls_secret,
+        }
+    }
+}
+
+fn refuse_replicas<'de, D: Deserializer<'de>>(_: D) -> Result<Option<Infallible>, D::Error> {
+    Err(D::Error::custom(REPLICAS_REFUSED))
+}
+
+/// Restart an app's pods (the equivalent of `kubectl rollout restart`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct AppRestart {
-    #[serde(flatten)]
-    pub fields: serde_json::Map<String, serde_json::Value>,
+    /// The app to restart.
+    pub app_id: AppId,
 }
 
 impl Command for AppRestart {
     const KIND: &'static str = "app.restart";
-    const SUMMARY: &'static str = "Restart an app's pods.";
+    const SUMMARY: &'static str = "Restart an app's pods with a rolling restart.";
+    const POLICY: Policy = Policy {
+        max_attempts: 5,
+        timeout: std::time::Duration::from_secs(30),
+    };
 }
 
-/// Delete an app.
+/// Delete an app: its Deployment, Service and Ingress.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct AppDelete {
-    #[serde(flatten)]
-    pub fields: serde_json::Map<String, serde_json::Value>,
+    /// The app to delete; deleting one already gone succeeds.
+    pub app_id: AppId,
+    /// Report what would be deleted, without deleting.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dry_run: bool,
 }
 
 impl Command for AppDelete {
     const KIND: &'static str = "app.delete";
-    const SUMMARY: &'static str = "Delete an app.";
+    const SUMMARY: &'static str = "Delete an app's Deployment, Service and Ingress.";
+    const POLICY: Policy = Policy {
+        max_attempts: 5,
+        timeout: std::time::Duration::from_secs(60),
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::command::parse_payload;
+    use serde_json::json;
+
+    #[test]
+    fn a_minimal_deploy_gets_port_8000_and_no_tls() {
+        let deploy: AppDeploy =
+            parse_payload(&json!({"app_id": "42", "image": "registry.local/students/42:v1"}))
+                .unwrap();
+        assert_eq!(deploy.container_port, 8000);
+        assert_eq!(deploy.app_id.object_name().as_str(), "app-42");
+        assert_eq!(deploy.tls_secret_name(), None);
+    }
+
+    #[test]
+    fn tls_defaults_its_secret_name_and_a_secret_needs_tls() {
+        let deploy: AppDeploy =
+            parse_payload(&json!({"app_id": "42", "image": "app:v1", "tls": true})).unwrap();
+        assert_eq!(deploy.tls_secret_name().as_deref(), Some("app-42-tls"));
+        let err = parse_payload::<AppDeploy>(
+            &json!({"app_id": "42", "image": "app:v1", "tls_secret": "wildcard-tls"}),
+        )
+        .unwrap_err();
+        assert_eq!(err.field, "payload.tls_secret");
+    }
+
+    #[test]
+    fn replicas_are_refused_with_the_policy_reason() {
+        let err =
+            parse_payload::<AppDeploy>(&json!({"app_id": "42", "image": "app:v1", "replicas": 3}))
+                .unwrap_err();
+        assert_eq!(err.field, "payload.replicas");
+        assert!(
+            err.message.contains("exactly one replica"),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
+    fn raw_manifests_and_bad_values_name_the_field() {
+        let cases = [
+            (
+                json!({"app_id": "42", "image": "app:v1", "manifest": "kind: Pod"}),
+                "payload.manifest",
+            ),
+            (
+                json!({"app_id": "Student_42", "image": "app:v1"}),
+                "payload.app_id",
+            ),
+            (json!({"app_id": "42", "image": "App:v1"}), "payload.image"),
+            (
+                json!({"app_id": "42", "image": "app", "container_port": 70000}),
+                "payload.container_port",
+            ),
+            (
+                json!({"app_id": "42", "image": "app", "container_port": 0}),
+                "payload.container_port",
+            ),
+            (
+                json!({"app_id": "42", "image": "app", "env": {"1BAD": "x"}}),
+                "payload.env.1BAD",
+            ),
+        ];
+        for (body, field) in cases {
+            let err = parse_payload::<AppDeploy>(&body).unwrap_err();
+            assert_eq!(err.field, field, "{body}");
+        }
+    }
+
+    #[test]
+    fn env_round_trips_through_json() {
+        let deploy: AppDeploy = parse_payload(&json!({
+            "app_id": "42", "image": "app:v1", "env": {"MODEL": "small", "DEBUG": "1"}
+        }))
+        .unwrap();
+        let back = parse_payload::<AppDeploy>(&serde_json::to_value(&deploy).unwrap()).unwrap();
+        assert_eq!(back, deploy);
+        assert_eq!(back.env.len(), 2);
+    }
+
+    #[test]
+    fn restart_and_delete_name_the_app() {
+        assert!(parse_payload::<AppRestart>(&json!({"app_id": "42"})).is_ok());
+        let delete: AppDelete = parse_payload(&json!({"app_id": "42", "dry_run": true})).unwrap();
+        assert!(delete.dry_run);
+    }
+
+    #[test]
+    fn the_published_schema_has_no_replicas() {
+        let schema = schemars::schema_for!(AppDeploy).to_value();
+        assert_eq!(schema["additionalProperties"], json!(false));
+        assert!(schema["properties"].get("replicas").is_none());
+        assert_eq!(
+            schema["properties"]["container_port"]["default"],
+            json!(8000)
+        );
+    }
 }

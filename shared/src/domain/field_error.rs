@@ -84,9 +84,8 @@ mod tests {
 
     #[test]
     fn nested_type_errors_name_the_full_path() {
-        let err =
-            deserialize_at::<Outer>("payload", &json!({"name": "x", "inner": {"count": -1}}))
-                .unwrap_err();
+        let err = deserialize_at::<Outer>("payload", &json!({"name": "x", "inner": {"count": -1}}))
+            .unwrap_err();
         assert_eq!(err.field, "payload.inner.count");
     }
 

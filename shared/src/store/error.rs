@@ -25,4 +25,16 @@ impl StoreError {
             _ => false,
         }
     }
+
+    /// The database refused a text value it cannot hold (PostgreSQL keeps no NUL
+    /// characters): the caller's input is at fault, and sending it again cannot help.
+    pub fn is_unstorable_text(&self) -> bool {
+        match self {
+            StoreError::Query(sqlx::Error::Database(db)) => {
+                // character_not_in_repertoire, untranslatable_character
+                matches!(db.code().as_deref(), Some("22021" | "22P05"))
+            }
+            _ => false,
+        }
+    }
 }
