@@ -61,7 +61,7 @@ pub async fn run(settings: &Settings, args: DevArgs) -> anyhow::Result<ExitCode>
     let api = tokio::spawn(async move {
         longshore_api::serve(listener, state, async move { until.cancelled().await }).await
     });
-    let worker = tokio::spawn(worker_runtime(&config, &store, &transport).run(stop.clone()));
+    let worker = tokio::spawn(worker_runtime(&config, &store, &transport, None).run(stop.clone()));
     let scheduler = if args.no_scheduler {
         None
     } else {

@@ -10,6 +10,7 @@ use longshore_shared::broker::{Source, Topology, Transport};
 use longshore_shared::command::Family;
 use longshore_shared::config::Config;
 use longshore_shared::intake::{Intake, OutboxPublisher, run_relay};
+use longshore_shared::kube::KubeTargets;
 use longshore_shared::store::{Store, redact_url};
 use longshore_worker::{Runtime, RuntimeSettings, Services};
 use tokio_util::sync::CancellationToken;
@@ -61,7 +62,22 @@ pub fn intake(config: &Config, store: &Store, transport: &Transport, stop: &Canc
     )
 }
 
-pub fn worker_runtime(config: &Config, store: &Store, transport: &Transport) -> Arc<Runtime> {
+/// Clients of the configured target clusters; without any, Kubernetes kinds fail
+/// with a clear message while the rest keeps working.
+pub async fn kube_targets(config: &Config) -> Option<KubeTargets> {
+    match KubeTargets::from_config(&config.kube).await {
+        Ok(targets) => {
+            tracing::info!(targets = ?targets.names(), "Kubernetes targets ready");
+            Some(targets)
+        }
+        Err(err) => {
+            tracing::warn!(error = %err, "no Kubernetes target; Kubernetes kinds will fail until one is configured");
+            None
+        }
+    }
+}
+
+pub fn worker_runtime(config: &Config, store: &Store, transport: &Transport, kube: Option<KubeTargets>) -> Arc<Runtime> {
     let families: Vec<Family> = if config.worker.families.is_empty() {
         Family::ALL.to_vec()
     } else {
@@ -81,7 +97,11 @@ pub fn worker_runtime(config: &Config, store: &Store, transport: &Transport) -> 
         retry_max: Duration::from_millis(config.worker.retry_max_ms.max(1)),
         sources,
     };
-    let services = Arc::new(Services { store: store.clone() });
+    let services = Arc::new(Services {
+        store: store.clone(),
+        kube,
+        config: Arc::new(config.clone()),
+    });
     Runtime::new(settings, transport.clone(), longshore_worker::handlers::registry(), services)
 }
 
@@ -111,7 +131,8 @@ pub async fn worker(settings: &Settings) -> anyhow::Result<ExitCode> {
     let store = open_store(&config).await?;
     let transport = amqp(&config, "worker");
     let stop = shutdown_token();
-    worker_runtime(&config, &store, &transport).run(stop).await;
+    let kube = kube_targets(&config).await;
+    worker_runtime(&config, &store, &transport, kube).run(stop).await;
     Ok(ExitCode::SUCCESS)
 }
 

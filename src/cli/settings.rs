@@ -69,6 +69,14 @@ pub struct Settings {
     #[arg(long, global = true, env = "LONGSHORE_WORKER_ID", value_name = "ID", help_heading = "Worker")]
     pub worker_id: Option<String>,
 
+    /// Kubeconfig of the `default` target cluster (default: in-cluster service account,
+    /// else $KUBECONFIG / ~/.kube/config; `dev`: its in-memory Kubernetes API).
+    #[arg(long, global = true, env = "LONGSHORE_KUBECONFIG", value_name = "FILE", help_heading = "Kubernetes")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Context of that kubeconfig (default: its current context).
+    #[arg(long, global = true, env = "LONGSHORE_KUBE_CONTEXT", value_name = "NAME", help_heading = "Kubernetes")]
+    pub kube_context: Option<String>,
+
     /// Scheduler id in the audit trail [default: scheduler@HOST:PID].
     #[arg(long, global = true, env = "LONGSHORE_SCHEDULER_ID", value_name = "ID", help_heading = "Scheduler")]
     pub scheduler_id: Option<String>,
@@ -122,6 +130,14 @@ impl Settings {
         put(r, "worker", "retry_max_ms", self.retry_max_ms.map(Value::from));
         put(r, "worker", "families", self.families.clone().map(Value::from));
         put(r, "worker", "id", self.worker_id.clone().map(Value::from));
+        if self.kubeconfig.is_some() || self.kube_context.is_some() {
+            let target = json!({
+                "name": "default",
+                "kubeconfig": self.kubeconfig.as_ref().map(|p| p.display().to_string()),
+                "context": self.kube_context,
+            });
+            put(r, "kube", "targets", Some(json!([target])));
+        }
         put(r, "scheduler", "id", self.scheduler_id.clone().map(Value::from));
         put(r, "log", "format", self.log_format.clone().map(Value::from));
         put(r, "log", "filter", self.log_filter.clone().map(Value::from));

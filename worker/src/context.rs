@@ -4,12 +4,30 @@
 use std::sync::Arc;
 
 use longshore_shared::clock::now_ms;
+use longshore_shared::config::Config;
+use longshore_shared::job::Failure;
+use longshore_shared::kube::KubeTargets;
 use longshore_shared::store::Store;
 use uuid::Uuid;
 
 /// Long-lived services shared by every handler.
 pub struct Services {
     pub store: Store,
+    /// Clients of the target clusters; `None` when no cluster is configured.
+    pub kube: Option<KubeTargets>,
+    /// Handler settings (identity, projects, apps sections).
+    pub config: Arc<Config>,
+}
+
+impl Services {
+    /// Services without Kubernetes (diagnostics only).
+    pub fn without_kube(store: Store, config: Config) -> Self {
+        Services {
+            store,
+            kube: None,
+            config: Arc::new(config),
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -20,6 +38,9 @@ pub struct Context {
     pub target: String,
     pub tenant: Option<String>,
     pub requested_by: String,
+    /// When the command was accepted (epoch ms); deadlines count from here so a retry
+    /// computes the same ones.
+    pub created_at: i64,
     /// The handler's last recorded progress (from a previous attempt or re-check).
     pub previous_progress: Option<serde_json::Value>,
     pub services: Arc<Services>,
@@ -37,5 +58,23 @@ impl Context {
         {
             tracing::debug!(error = %err, "could not record progress");
         }
+    }
+
+    /// The client of the job's target cluster.
+    pub fn kube(&self) -> Result<kube::Client, Failure> {
+        match &self.services.kube {
+            Some(targets) => targets.client(&self.target),
+            None => Err(Failure::Permanent(
+                "this worker has no Kubernetes cluster configured (see `kube.targets`)".into(),
+            )),
+        }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.services.config
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.services.store
     }
 }

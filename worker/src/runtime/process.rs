@@ -7,8 +7,7 @@ use std::time::Duration;
 use longshore_shared::broker::Delivery;
 use longshore_shared::clock::{Millis, millis, now_ms};
 use longshore_shared::command::{Envelope, lookup};
-use longshore_shared::intake::request_hash;
-use longshore_shared::intake::Submission;
+use longshore_shared::intake::{Submission, check_fields, request_hash};
 use longshore_shared::job::{Failure, Outcome};
 use longshore_shared::store::{Admission, AttemptEnd, Claim, JobRecord, NewJob};
 use tokio_util::sync::CancellationToken;
@@ -65,8 +64,13 @@ impl Runtime {
         let worker = self.settings.worker_id.as_str();
         let mut claim = self.services.store.claim(id, now, lease_until, worker).await;
         if matches!(claim, Ok(Claim::Missing)) {
-            // First sight of a command published straight to the exchange.
-            claim = match self.admit(&envelope, spec.policy.max_attempts).await {
+            // First sight of a command published straight to the exchange: it gets
+            // the checks the api would have made, and a job row.
+            let submission = submission_of(&envelope);
+            if let Err(err) = check_fields(&submission) {
+                return self.dead_letter(delivery, &format!("invalid envelope: {err}")).await;
+            }
+            claim = match self.admit(&envelope, &submission, spec.policy.max_attempts).await {
                 Ok(true) => self.services.store.claim(id, now, lease_until, worker).await,
                 Ok(false) => {
                     tracing::info!("duplicate of an existing job's idempotency key; not run");
@@ -99,26 +103,19 @@ impl Runtime {
 
     /// Creates the job row for an envelope seen for the first time; false when its
     /// idempotency key already belongs to another job.
-    async fn admit(&self, envelope: &Envelope, max_attempts: u32) -> Result<bool, longshore_shared::store::StoreError> {
-        let requested_by = envelope
-            .requested_by
-            .clone()
-            .unwrap_or_else(|| "amqp".to_owned());
-        let submission = Submission {
-            kind: envelope.kind.clone(),
-            version: envelope.version,
-            idempotency_key: envelope.idempotency_key.clone(),
-            tenant: envelope.tenant.clone(),
-            requested_by: requested_by.clone(),
-            target: envelope.target.clone(),
-            payload: envelope.payload.clone(),
-        };
+    async fn admit(
+        &self,
+        envelope: &Envelope,
+        submission: &Submission,
+        max_attempts: u32,
+    ) -> Result<bool, longshore_shared::store::StoreError> {
+        let requested_by = submission.requested_by.clone();
         let job = NewJob {
             id: envelope.job_id(),
             kind: envelope.kind.clone(),
             version: i64::from(envelope.version),
             idempotency_key: envelope.key(),
-            request_hash: request_hash(&submission),
+            request_hash: request_hash(submission),
             tenant: envelope.tenant.clone(),
             requested_by: requested_by.clone(),
             target: envelope.target.clone(),
@@ -149,6 +146,7 @@ impl Runtime {
             target: job.target.clone(),
             tenant: job.tenant.clone(),
             requested_by: job.requested_by.clone(),
+            created_at: job.created_at,
             previous_progress: job.progress.clone(),
             services: self.services.clone(),
         };
@@ -298,6 +296,23 @@ impl Runtime {
                 Settle::Requeue
             }
         }
+    }
+}
+
+/// An envelope as the submission it stands for; `requested_by` is `amqp` when the
+/// producer did not say who it is.
+fn submission_of(envelope: &Envelope) -> Submission {
+    Submission {
+        kind: envelope.kind.clone(),
+        version: envelope.version,
+        idempotency_key: envelope.idempotency_key.clone(),
+        tenant: envelope.tenant.clone(),
+        requested_by: envelope
+            .requested_by
+            .clone()
+            .unwrap_or_else(|| "amqp".to_owned()),
+        target: envelope.target.clone(),
+        payload: envelope.payload.clone(),
     }
 }
 
