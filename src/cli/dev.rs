@@ -12,7 +12,7 @@ use longshore_shared::clock::now_ms;
 use serde_json::json;
 
 use super::client::CLIENT_FILE;
-use super::roles::{init_logging, intake, open_store, topology, worker_runtime};
+use super::roles::{init_logging, intake, kube_targets, open_store, topology, worker_runtime};
 use super::settings::Settings;
 use super::signals::shutdown_token;
 
@@ -45,6 +45,20 @@ pub async fn run(settings: &Settings, args: DevArgs) -> anyhow::Result<ExitCode>
     let transport = Transport::Local(local);
     let stop = shutdown_token();
 
+    // A real cluster only when asked for explicitly; otherwise the in-memory API.
+    let memkube = if settings.kubeconfig.is_none() {
+        let (handle, path) = super::dev_cluster::start(&data_dir, &config).await?;
+        config.kube.targets = vec![longshore_shared::config::KubeTarget {
+            name: "default".to_owned(),
+            kubeconfig: Some(path.clone()),
+            context: None,
+        }];
+        Some((handle, path))
+    } else {
+        None
+    };
+    let kube = kube_targets(&config).await;
+
     let intake = intake(&config, &store, &transport, &stop);
     let listener = tokio::net::TcpListener::bind(config.api.listen)
         .await
@@ -61,7 +75,7 @@ pub async fn run(settings: &Settings, args: DevArgs) -> anyhow::Result<ExitCode>
     let api = tokio::spawn(async move {
         longshore_api::serve(listener, state, async move { until.cancelled().await }).await
     });
-    let worker = tokio::spawn(worker_runtime(&config, &store, &transport, None).run(stop.clone()));
+    let worker = tokio::spawn(worker_runtime(&config, &store, &transport, kube).run(stop.clone()));
     let scheduler = if args.no_scheduler {
         None
     } else {
@@ -70,9 +84,17 @@ pub async fn run(settings: &Settings, args: DevArgs) -> anyhow::Result<ExitCode>
         Some(tokio::spawn(longshore_scheduler::run(entries, emitter, stop.clone())))
     };
 
+    let kube_line = match &memkube {
+        Some((handle, path)) => format!(
+            "in-memory Kubernetes API at {} (kubectl --kubeconfig {})",
+            handle.url(),
+            path.display()
+        ),
+        None => "the cluster of --kubeconfig".to_owned(),
+    };
     eprintln!(
         "\nLongshore dev is running.\n\
-         \n  api          {url}\n  admin token  {token}\n  store        {}\n\
+         \n  api          {url}\n  admin token  {token}\n  store        {}\n  kubernetes   {kube_line}\n\
          \nTry, in another shell here:\n\
          \n  longshore submit diag.noop '{{\"sleep_ms\": 3000}}' --watch\
          \n  longshore jobs list\

@@ -2,6 +2,7 @@
 
 mod client;
 mod dev;
+mod dev_cluster;
 mod roles;
 mod settings;
 mod signals;
