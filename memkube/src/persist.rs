@@ -85,7 +85,8 @@ pub fn save(path: &Path, shared: &Shared) -> std::io::Result<()> {
             "objects": store.snapshot(),
         })
     };
-    let tmp = path.with_extension("tmp");
+    // A unique temporary name keeps a final save on drop from interleaving with the writer.
+    let tmp = path.with_extension(format!("{}.tmp", uuid::Uuid::new_v4().simple()));
     std::fs::write(&tmp, serde_json::to_vec_pretty(&document)?)?;
     std::fs::rename(&tmp, path)
 }

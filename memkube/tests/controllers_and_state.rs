@@ -237,3 +237,16 @@ async fn put_is_a_no_op_when_nothing_changes() {
     );
     assert_eq!(kube.list("v1", "configmaps", Some("default")).len(), 1);
 }
+
+#[tokio::test]
+async fn secret_string_data_is_stored_as_base64_data() {
+    let kube = start().await;
+    let stored = kube.put(json!({
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": { "name": "creds", "namespace": "default" },
+        "stringData": { "password": "s3cret" },
+    }));
+    assert_eq!(stored["data"]["password"], "czNjcmV0");
+    assert!(stored.get("stringData").is_none());
+    assert_eq!(stored["type"], "Opaque");
+}

@@ -105,16 +105,32 @@ async fn registering_a_crd_makes_its_cluster_scoped_kind_servable() {
 
 #[tokio::test]
 async fn watcher_sees_added_modified_and_deleted() {
+    assert_watcher_sees_changes(watcher::Config::default()).await;
+}
+
+#[tokio::test]
+async fn watcher_with_streaming_lists_sees_added_modified_and_deleted() {
+    assert_watcher_sees_changes(watcher::Config::default().streaming_lists()).await;
+}
+
+async fn assert_watcher_sees_changes(config: watcher::Config) {
     let kube = start().await;
     let api: Api<ConfigMap> = Api::namespaced(client(&kube), "default");
-    let mut events = watcher(api.clone(), watcher::Config::default()).boxed();
+    kube.put(json!({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": { "name": "existing", "namespace": "default" },
+    }));
+    let mut events = watcher(api.clone(), config).boxed();
+    let mut initial = Vec::new();
     // The initial listing ends before any change is made.
     loop {
         match events.try_next().await.unwrap().unwrap() {
+            watcher::Event::InitApply(cm) => initial.push(cm.name_any()),
             watcher::Event::InitDone => break,
             _ => continue,
         }
     }
+    assert_eq!(initial, ["existing"]);
     let cm = config_map("watched", json!({}), json!({"v": "1"}));
     api.create(&PostParams::default(), &cm).await.unwrap();
     api.patch(

@@ -14,7 +14,10 @@ async fn discovery_describes_built_in_types_and_their_subresources() {
     let kube = start().await;
     let client = client(&kube);
     let version = client.apiserver_version().await.unwrap();
-    assert_eq!((version.major.as_str(), version.minor.as_str()), ("1", "32"));
+    assert_eq!(
+        (version.major.as_str(), version.minor.as_str()),
+        ("1", "32")
+    );
 
     let core = client.list_core_api_resources("v1").await.unwrap();
     let config_maps = core
@@ -23,7 +26,10 @@ async fn discovery_describes_built_in_types_and_their_subresources() {
         .find(|r| r.name == "configmaps")
         .unwrap();
     assert!(config_maps.namespaced);
-    assert_eq!(config_maps.short_names.as_deref(), Some(&["cm".to_string()][..]));
+    assert_eq!(
+        config_maps.short_names.as_deref(),
+        Some(&["cm".to_string()][..])
+    );
     let namespaces = core
         .resources
         .iter()
@@ -97,6 +103,34 @@ async fn many_clients_can_write_at_once() {
         .collect();
     versions.sort_unstable();
     versions.dedup();
-    assert_eq!(versions.len(), 64, "every write got its own resourceVersion");
+    assert_eq!(
+        versions.len(),
+        64,
+        "every write got its own resourceVersion"
+    );
     assert_eq!(kube.list("v1", "configmaps", Some("default")).len(), 64);
+}
+
+#[tokio::test]
+async fn a_client_built_from_the_written_kubeconfig_reaches_the_server() {
+    let kube = start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config");
+    kube.write_kubeconfig(&path).unwrap();
+    let kubeconfig = kube::config::Kubeconfig::read_from(&path).unwrap();
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+        .await
+        .unwrap();
+    assert_eq!(config.default_namespace, "default");
+    let client = kube::Client::try_from(config).unwrap();
+    let api: Api<ConfigMap> = Api::default_namespaced(client);
+    api.create(
+        &PostParams::default(),
+        &config_map("via-kubeconfig", json!({}), json!({})),
+    )
+    .await
+    .unwrap();
+    let log = kube.request_log();
+    let post = log.iter().find(|r| r.method == "POST").unwrap();
+    assert_eq!(post.path, "/api/v1/namespaces/default/configmaps");
 }

@@ -203,12 +203,12 @@ async fn status_is_written_only_through_the_status_subresource() {
 #[tokio::test]
 async fn an_unknown_patch_content_type_is_unsupported_media_type() {
     let kube = start().await;
-    let http = reqwest_free_post(&kube).await;
+    let http = patch_with_content_type(&kube).await;
     assert_eq!(http, 415);
 }
 
-/// Sends a PATCH with a bogus Content-Type through kube's raw request API.
-async fn reqwest_free_post(kube: &longshore_memkube::Handle) -> u16 {
+/// Sends a PATCH with a Content-Type no apiserver accepts, returning the status code.
+async fn patch_with_content_type(kube: &longshore_memkube::Handle) -> u16 {
     let client = client(kube);
     let request = http::Request::patch("/api/v1/namespaces/default/configmaps/x")
         .header("content-type", "text/plain")

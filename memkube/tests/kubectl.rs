@@ -320,3 +320,45 @@ spec:
             .is_empty()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_imperative_create_commands_work() {
+    let Some(k) = Kubectl::start().await else {
+        return;
+    };
+    let out = k.ok(&["create", "namespace", "team-b"], None).await;
+    assert_eq!(out.trim(), "namespace/team-b created");
+    k.ok(
+        &[
+            "create",
+            "configmap",
+            "cfg",
+            "-n",
+            "team-b",
+            "--from-literal=a=1",
+        ],
+        None,
+    )
+    .await;
+    k.ok(
+        &[
+            "create",
+            "secret",
+            "generic",
+            "pw",
+            "-n",
+            "team-b",
+            "--from-literal=pw=s3cret",
+        ],
+        None,
+    )
+    .await;
+    let cm = k
+        .kube
+        .get("v1", "configmaps", Some("team-b"), "cfg")
+        .unwrap();
+    assert_eq!(cm["data"]["a"], "1");
+    let secret = k.kube.get("v1", "secrets", Some("team-b"), "pw").unwrap();
+    assert_eq!(secret["data"]["pw"], "czNjcmV0", "base64 of s3cret");
+    assert_eq!(secret["type"], "Opaque");
+}

@@ -22,6 +22,14 @@ fn random_suffix() -> String {
 
 /// POST: creates `body`, failing with AlreadyExists when the name is taken.
 pub fn create(store: &mut Store, ctx: &Ctx, body: Value) -> ApiResult<Value> {
+    if body["metadata"]["resourceVersion"]
+        .as_str()
+        .is_some_and(|rv| !rv.is_empty())
+    {
+        return Err(ApiError::bad_request(
+            "resourceVersion should not be set on objects to be created",
+        ));
+    }
     let fields = fields_of(&body, ctx.def.custom);
     insert_new(store, ctx, body, Operation::Update, &fields, false)
 }
@@ -120,6 +128,7 @@ pub(super) fn insert_new(
         map.remove("status");
     }
     apply_defaults(ctx, &mut object, &timestamp)?;
+    super::normalize(ctx, &mut object);
     let writer = Writer {
         manager: &ctx.manager,
         operation,

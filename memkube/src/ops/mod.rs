@@ -15,6 +15,8 @@ pub use update::{Target, patch, update};
 
 use std::sync::Arc;
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 
 use crate::error::{ApiError, Subject};
@@ -133,6 +135,28 @@ pub fn check_namespace(ctx: &Ctx, object: &mut Value) -> Result<(), ApiError> {
         }
     }
     Ok(())
+}
+
+/// Conversions the apiserver applies to every stored object of a type: a Secret's
+/// `stringData` is folded into base64 `data` and never stored itself.
+pub fn normalize(ctx: &Ctx, object: &mut Value) {
+    if !(ctx.def.group.is_empty() && ctx.def.plural == "secrets") {
+        return;
+    }
+    let Some(map) = object.as_object_mut() else {
+        return;
+    };
+    let Some(Value::Object(plain)) = map.remove("stringData") else {
+        return;
+    };
+    let data = map.entry("data").or_insert_with(|| json!({}));
+    if !data.is_object() {
+        *data = json!({});
+    }
+    for (key, value) in plain {
+        let text = value.as_str().unwrap_or_default();
+        data[key.as_str()] = json!(STANDARD.encode(text));
+    }
 }
 
 /// The object without what the server owns, for deciding whether its spec changed.

@@ -137,6 +137,7 @@ pub(super) fn finish_update(
         // Namespace finalizers change only through the finalize subresource.
         set_or_remove(&mut new, "spec", old.get("spec"));
     }
+    super::normalize(ctx, &mut new);
     validate_object(&ctx.def, &new)?;
     let fields = match owned {
         Some(fields) => fields.clone(),
