@@ -204,13 +204,14 @@ pub fn check_fields(sub: &Submission) -> Result<(), FieldError> {
 }
 
 fn check_text(field: &str, value: &str) -> Result<(), FieldError> {
-    if value.is_empty() || value.chars().count() > MAX_KEY_LEN {
-        return Err(FieldError::new(field, format!("must be 1 to {MAX_KEY_LEN} characters")));
-    }
-    if value.chars().any(char::is_control) {
-        return Err(FieldError::new(field, "must not contain control characters"));
-    }
-    Ok(())
+    let problem = if value.is_empty() || value.chars().count() > MAX_KEY_LEN {
+        format!("must be 1 to {MAX_KEY_LEN} characters")
+    } else if value.chars().any(char::is_control) {
+        "must not contain control characters".to_owned()
+    } else {
+        return Ok(());
+    };
+    Err(FieldError::new(field, problem))
 }
 
 /// A digest of what was asked, independent of JSON key order and whitespace.
@@ -294,7 +295,8 @@ mod tests {
         assert_eq!(field(|s| s.tenant = Some("a\0b".into())), "tenant");
         assert_eq!(field(|s| s.target = String::new()), "target");
         assert_eq!(field(|s| s.target = "Not A Cluster".into()), "target");
-        assert_eq!(field(|s| s.idempotency_key = Some("k\u{1}".into())), "idempotency_key");
+        let key = field(|s| s.idempotency_key = Some("k\u{1}".into()));
+        assert_eq!(key, "idempotency_key");
         assert_eq!(field(|s| s.requested_by = "x".repeat(201)), "requested_by");
     }
 

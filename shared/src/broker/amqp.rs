@@ -209,11 +209,12 @@ impl AmqpTransport {
     pub async fn consume(&self, sources: &[Source], prefetch: u16) -> Result<Deliveries, BrokerError> {
         let link = self.link().await?;
         let channel = link.conn.create_channel().await?;
-        // global = true: one limit for the channel across all its consumers, so a
-        // worker never holds more deliveries than it has free slots.
-        channel
-            .basic_qos(prefetch, BasicQosOptions { global: true })
-            .await?;
+        // Classic queues take one limit for the whole channel, so a worker never holds
+        // more deliveries than it has free slots. Quorum queues refuse channel-wide
+        // limits; there each consumer gets the limit and the worker's own slots bound
+        // what runs.
+        let global = !self.inner.topology.quorum;
+        channel.basic_qos(prefetch, BasicQosOptions { global }).await?;
         let mut streams = Vec::new();
         for source in sources {
             let queue = self.inner.topology.queue(*source);

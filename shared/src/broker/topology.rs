@@ -18,8 +18,10 @@ use crate::command::Family;
 /// sent on from there if it arrives early (the store holds the due time).
 pub const DELAY_TIERS_MS: [u64; 8] = [50, 200, 1_000, 5_000, 30_000, 120_000, 600_000, 3_600_000];
 
-/// Header naming the delay tier a message waits in.
-pub const TIER_HEADER: &str = "x-longshore-delay";
+/// Header naming the delay tier a message waits in. No `x-` prefix: RabbitMQ's headers
+/// exchange ignores such headers when matching, which would copy a message into every
+/// tier.
+pub const TIER_HEADER: &str = "longshore-delay";
 /// Header carrying why a message was dead-lettered.
 pub const REASON_HEADER: &str = "x-longshore-reason";
 
