@@ -306,3 +306,79 @@ async fn the_store_behaves_on_postgres() {
     store.close().await;
     db.drop_db().await;
 }
+
+mod batches {
+    use super::*;
+    use longshore_shared::store::Admit;
+
+    async fn batch_suite(store: Store) {
+        // A batch with a fresh job, a job reusing an existing key, and a key twice.
+        let existing = new_job("batch-existing", 3);
+        store.admit(&existing, "tester", None).await.unwrap();
+        let fresh = new_job("batch-fresh", 3);
+        let mut reuse = new_job("batch-existing", 3);
+        reuse.request_hash = "other".into();
+        let twice_a = new_job("batch-twice", 3);
+        let mut twice_b = new_job("batch-twice", 3);
+        twice_b.id = twice_a.id;
+        let no_key = {
+            let mut j = new_job("placeholder", 3);
+            j.idempotency_key = j.id.to_string();
+            j
+        };
+        let items: Vec<Admit> = [fresh.clone(), reuse, twice_a.clone(), twice_b, no_key.clone()]
+            .into_iter()
+            .map(|job| Admit { job, actor: "tester".into(), outbox: Some(entry()) })
+            .collect();
+        let answers = store.admit_many(&items).await.unwrap();
+        assert!(matches!(answers[0], Admission::Created { outbox_id: Some(_) }));
+        assert!(matches!(&answers[1], Admission::Existing { id, .. } if *id == existing.id));
+        assert!(matches!(answers[2], Admission::Created { .. }));
+        assert!(matches!(&answers[3], Admission::Existing { id, .. } if *id == twice_a.id));
+        assert!(matches!(answers[4], Admission::Created { .. }));
+        assert_eq!(store.events(fresh.id).await.unwrap()[0].event, "accepted");
+
+        // Claim a batch: the due ones are claimed, a duplicate id is busy.
+        let now = now_ms();
+        let claims = store
+            .claim_many(&[fresh.id, no_key.id, fresh.id], now, now + 10_000, "w")
+            .await
+            .unwrap();
+        assert!(matches!(&claims[0], Claim::Claimed(j) if j.attempts == 1));
+        assert!(matches!(&claims[1], Claim::Claimed(_)));
+        assert!(matches!(claims[2], Claim::Busy { .. }));
+
+        // Succeed a batch, one of them with a stale attempt number.
+        let done = store
+            .succeed_many(
+                &[(fresh.id, 1, serde_json::json!({"n": 1})), (no_key.id, 7, serde_json::json!({}))],
+                now,
+                "w",
+            )
+            .await
+            .unwrap();
+        assert_eq!(done, vec![true, false]);
+        let job = store.job(fresh.id).await.unwrap().unwrap();
+        assert_eq!(job.status, JobStatus::Succeeded);
+        assert_eq!(job.result, Some(serde_json::json!({"n": 1})));
+        let events: Vec<String> = store.events(fresh.id).await.unwrap().into_iter().map(|e| e.event).collect();
+        assert_eq!(events, ["accepted", "started", "succeeded"]);
+        assert_eq!(store.job(no_key.id).await.unwrap().unwrap().status, JobStatus::Running);
+    }
+
+    #[tokio::test]
+    async fn batches_behave_like_single_jobs_on_sqlite() {
+        let db = TestDb::sqlite();
+        batch_suite(db.store().await).await;
+        db.drop_db().await;
+    }
+
+    #[tokio::test]
+    async fn batches_behave_like_single_jobs_on_postgres() {
+        let db = TestDb::postgres().await;
+        let store = db.store().await;
+        batch_suite(store.clone()).await;
+        store.close().await;
+        db.drop_db().await;
+    }
+}

@@ -123,7 +123,7 @@ pub(crate) const JOB_COLUMNS: &str = "id, kind, version, idempotency_key, reques
 
 /// Attempts become due this early, so a retry that arrives a few milliseconds before its
 /// time is not bounced back through a delay queue.
-const DUE_TOLERANCE_MS: Millis = 25;
+pub(crate) const DUE_TOLERANCE_MS: Millis = 25;
 
 impl Store {
     /// Writes a job, its `accepted` event and (optionally) its outbox row atomically,

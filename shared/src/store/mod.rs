@@ -5,6 +5,7 @@
 //! same queries through sqlx's `Any` driver. Times are epoch milliseconds and ids are
 //! text, so no type differs between the two.
 
+mod batch;
 mod error;
 mod events;
 mod jobs;
@@ -17,6 +18,7 @@ mod schedule;
 mod tokens;
 mod transitions;
 
+pub use batch::Admit;
 pub use error::StoreError;
 pub use events::EventRecord;
 pub use jobs::{Admission, Claim, JobRecord, NewJob};

@@ -1,0 +1,364 @@
+//! Group commits: the same admissions, claims and successes as the single-job paths,
+//! for many jobs in one transaction. Under load the api and the worker hand their
+//! pending writes over in batches, so the database syncs once per batch instead of
+//! once per job. Anything unusual (a reused key, a job that is not plainly due) falls
+//! back to the single-job path, which knows how to classify it.
+
+use std::collections::{HashMap, HashSet};
+
+use sqlx::Arguments;
+use sqlx::any::AnyArguments;
+use uuid::Uuid;
+
+use super::jobs::{JOB_COLUMNS, JobRecord};
+use super::outbox::OutboxEntry;
+use super::rows::{int, text, uuid};
+use super::{Admission, Claim, NewJob, Store, StoreError};
+use crate::clock::Millis;
+use crate::job::JobStatus;
+
+/// One admission of a batch.
+#[derive(Debug, Clone)]
+pub struct Admit {
+    pub job: NewJob,
+    pub actor: String,
+    pub outbox: Option<OutboxEntry>,
+}
+
+/// SQL with `$n` placeholders numbered as values are added.
+struct Sql<'q> {
+    text: String,
+    args: AnyArguments<'q>,
+    n: usize,
+}
+
+impl<'q> Sql<'q> {
+    fn new(text: impl Into<String>) -> Self {
+        Sql {
+            text: text.into(),
+            args: AnyArguments::default(),
+            n: 0,
+        }
+    }
+
+    fn bind<T>(&mut self, value: T) -> Result<String, StoreError>
+    where
+        T: 'q + sqlx::Encode<'q, sqlx::Any> + sqlx::Type<sqlx::Any>,
+    {
+        self.n += 1;
+        self.args.add(value).map_err(StoreError::Bind)?;
+        Ok(format!("${}", self.n))
+    }
+
+    /// Appends `(p1, p2, …)` for a row of values bound by `row`.
+    fn row(&mut self, first: bool, row: impl FnOnce(&mut Self) -> Result<Vec<String>, StoreError>) -> Result<(), StoreError> {
+        let placeholders = row(self)?;
+        if !first {
+            self.text.push_str(", ");
+        }
+        self.text.push('(');
+        self.text.push_str(&placeholders.join(", "));
+        self.text.push(')');
+        Ok(())
+    }
+}
+
+struct EventRow<'a> {
+    job_id: Uuid,
+    event: &'a str,
+    status: JobStatus,
+    attempt: i64,
+    actor: &'a str,
+}
+
+async fn insert_events(tx: &mut sqlx::Transaction<'_, sqlx::Any>, at: Millis, events: &[EventRow<'_>]) -> Result<(), StoreError> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let mut sql = Sql::new("INSERT INTO job_events (job_id, at, event, status, attempt, actor) VALUES ");
+    for (i, e) in events.iter().enumerate() {
+        sql.row(i == 0, |s| {
+            Ok(vec![
+                s.bind(e.job_id.to_string())?,
+                s.bind(at)?,
+                s.bind(e.event.to_owned())?,
+                s.bind(e.status.as_str().to_owned())?,
+                s.bind(e.attempt)?,
+                s.bind(e.actor.to_owned())?,
+            ])
+        })?;
+    }
+    sqlx::query_with(&sql.text, sql.args).execute(&mut **tx).await?;
+    Ok(())
+}
+
+impl Store {
+    /// Admits many jobs in one transaction; one answer per item, in order.
+    pub async fn admit_many(&self, items: &[Admit]) -> Result<Vec<Admission>, StoreError> {
+        // A key or id seen twice in one batch goes through the single path after the
+        // batch, so it sees the first one's row and answers `Existing` like any reuse.
+        let (mut keys, mut ids) = (HashSet::new(), HashSet::new());
+        let (first, later): (Vec<usize>, Vec<usize>) = (0..items.len()).partition(|&i| {
+            let job = &items[i].job;
+            // Both sets must take the job: no short-circuit.
+            keys.insert(job.idempotency_key.clone()) & ids.insert(job.id)
+        });
+        let mut answers: Vec<Option<Admission>> = vec![None; items.len()];
+        if !first.is_empty() {
+            let mut tx = self.pool().begin().await?;
+            let mut sql = Sql::new(
+                "INSERT INTO jobs (id, kind, version, idempotency_key, request_hash, tenant, \
+                 requested_by, target, payload, status, attempts, max_attempts, next_attempt_at, \
+                 created_at, updated_at) VALUES ",
+            );
+            for (n, &i) in first.iter().enumerate() {
+                let job = &items[i].job;
+                sql.row(n == 0, |s| {
+                    let created = s.bind(job.created_at)?;
+                    Ok(vec![
+                        s.bind(job.id.to_string())?,
+                        s.bind(job.kind.clone())?,
+                        s.bind(job.version)?,
+                        s.bind(job.idempotency_key.clone())?,
+                        s.bind(job.request_hash.clone())?,
+                        s.bind(job.tenant.clone())?,
+                        s.bind(job.requested_by.clone())?,
+                        s.bind(job.target.clone())?,
+                        s.bind(job.payload.clone())?,
+                        "'queued'".to_owned(),
+                        "0".to_owned(),
+                        s.bind(job.max_attempts)?,
+                        created.clone(),
+                        created.clone(),
+                        created,
+                    ])
+                })?;
+            }
+            sql.text.push_str(" ON CONFLICT DO NOTHING RETURNING id");
+            let inserted: HashSet<Uuid> = sqlx::query_with(&sql.text, sql.args)
+                .fetch_all(&mut *tx)
+                .await?
+                .iter()
+                .map(|row| uuid(row, "id"))
+                .collect::<Result<_, _>>()?;
+            let created: Vec<usize> = first.iter().copied().filter(|&i| inserted.contains(&items[i].job.id)).collect();
+
+            let now = created.iter().map(|&i| items[i].job.created_at).max().unwrap_or_default();
+            let events: Vec<EventRow<'_>> = created
+                .iter()
+                .map(|&i| EventRow {
+                    job_id: items[i].job.id,
+                    event: "accepted",
+                    status: JobStatus::Queued,
+                    attempt: 0,
+                    actor: &items[i].actor,
+                })
+                .collect();
+            insert_events(&mut tx, now, &events).await?;
+
+            let with_outbox: Vec<usize> = created.iter().copied().filter(|&i| items[i].outbox.is_some()).collect();
+            let mut outbox_ids = HashMap::new();
+            if !with_outbox.is_empty() {
+                let mut sql = Sql::new("INSERT INTO outbox (job_id, routing_key, body, available_at, created_at) VALUES ");
+                for (n, &i) in with_outbox.iter().enumerate() {
+                    let entry = items[i].outbox.as_ref().expect("filtered on outbox");
+                    let job = &items[i].job;
+                    sql.row(n == 0, |s| {
+                        Ok(vec![
+                            s.bind(job.id.to_string())?,
+                            s.bind(entry.routing_key.clone())?,
+                            s.bind(entry.body.clone())?,
+                            s.bind(entry.available_at)?,
+                            s.bind(job.created_at)?,
+                        ])
+                    })?;
+                }
+                sql.text.push_str(" RETURNING id, job_id");
+                for row in sqlx::query_with(&sql.text, sql.args).fetch_all(&mut *tx).await? {
+                    outbox_ids.insert(uuid(&row, "job_id")?, int(&row, "id")?);
+                }
+            }
+            tx.commit().await?;
+
+            for &i in &created {
+                answers[i] = Some(Admission::Created {
+                    outbox_id: outbox_ids.get(&items[i].job.id).copied(),
+                });
+            }
+            let existing: Vec<usize> = first.iter().copied().filter(|&i| !inserted.contains(&items[i].job.id)).collect();
+            if !existing.is_empty() {
+                let found = self.existing_jobs(existing.iter().map(|&i| &items[i].job)).await?;
+                for &i in &existing {
+                    let job = &items[i].job;
+                    answers[i] = found
+                        .iter()
+                        .find(|(id, key, _, _)| *id == job.id || *key == job.idempotency_key)
+                        .map(|(id, _, hash, status)| Admission::Existing {
+                            id: *id,
+                            request_hash: hash.clone(),
+                            status: *status,
+                        });
+                }
+            }
+        }
+        for i in later {
+            answers[i] = Some(self.admit(&items[i].job, &items[i].actor, items[i].outbox.as_ref()).await?);
+        }
+        answers
+            .into_iter()
+            .enumerate()
+            .map(|(i, a)| a.ok_or_else(|| StoreError::Corrupt(format!("no answer for admission {i}"))))
+            .collect()
+    }
+
+    async fn existing_jobs<'a>(
+        &self,
+        jobs: impl Iterator<Item = &'a NewJob>,
+    ) -> Result<Vec<(Uuid, String, String, JobStatus)>, StoreError> {
+        let mut sql = Sql::new("SELECT id, idempotency_key, request_hash, status FROM jobs WHERE id IN (");
+        let jobs: Vec<&NewJob> = jobs.collect();
+        let mut keys = Vec::new();
+        for (n, job) in jobs.iter().enumerate() {
+            if n > 0 {
+                sql.text.push_str(", ");
+            }
+            let p = sql.bind(job.id.to_string())?;
+            sql.text.push_str(&p);
+            keys.push(job.idempotency_key.clone());
+        }
+        sql.text.push_str(") OR idempotency_key IN (");
+        for (n, key) in keys.into_iter().enumerate() {
+            if n > 0 {
+                sql.text.push_str(", ");
+            }
+            let p = sql.bind(key)?;
+            sql.text.push_str(&p);
+        }
+        sql.text.push(')');
+        sqlx::query_with(&sql.text, sql.args)
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(|row| {
+                let status = text(row, "status")?;
+                Ok((
+                    uuid(row, "id")?,
+                    text(row, "idempotency_key")?,
+                    text(row, "request_hash")?,
+                    JobStatus::parse(&status).ok_or_else(|| StoreError::Corrupt(format!("status `{status}`")))?,
+                ))
+            })
+            .collect()
+    }
+
+    /// Claims the next attempt of many jobs at once; one answer per id, in order. Jobs
+    /// that are not plainly due are classified by the single-job path.
+    pub async fn claim_many(
+        &self,
+        ids: &[Uuid],
+        now: Millis,
+        lease_until: Millis,
+        worker: &str,
+    ) -> Result<Vec<Claim>, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        let mut sql = Sql::new(String::new());
+        let lease = sql.bind(lease_until)?;
+        let at = sql.bind(now)?;
+        let due = sql.bind(now + super::jobs::DUE_TOLERANCE_MS)?;
+        let mut list = Vec::with_capacity(ids.len());
+        for id in ids {
+            list.push(sql.bind(id.to_string())?);
+        }
+        sql.text = format!(
+            "UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_until = {lease}, \
+             started_at = COALESCE(started_at, {at}), updated_at = {at} \
+             WHERE id IN ({}) AND attempts < max_attempts AND ( \
+               (status IN ('queued', 'retrying') AND next_attempt_at <= {due}) \
+               OR (status = 'running' AND lease_until < {at})) \
+             RETURNING {JOB_COLUMNS}",
+            list.join(", ")
+        );
+        let claimed: HashMap<Uuid, JobRecord> = sqlx::query_with(&sql.text, sql.args)
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(|row| JobRecord::from_row(row).map(|j| (j.id, j)))
+            .collect::<Result<_, _>>()?;
+        let events: Vec<EventRow<'_>> = claimed
+            .values()
+            .map(|job| EventRow {
+                job_id: job.id,
+                event: "started",
+                status: JobStatus::Running,
+                attempt: job.attempts,
+                actor: worker,
+            })
+            .collect();
+        insert_events(&mut tx, now, &events).await?;
+        tx.commit().await?;
+
+        let mut answers = Vec::with_capacity(ids.len());
+        let mut handed_out = HashSet::new();
+        for id in ids {
+            match claimed.get(id) {
+                Some(job) if handed_out.insert(*id) => answers.push(Claim::Claimed(Box::new(job.clone()))),
+                _ => answers.push(self.claim(*id, now, lease_until, worker).await?),
+            }
+        }
+        Ok(answers)
+    }
+
+    /// Records many successful attempts at once: (job id, attempt, result) each. One
+    /// answer per item: false when that attempt was no longer current.
+    pub async fn succeed_many(
+        &self,
+        items: &[(Uuid, i64, serde_json::Value)],
+        now: Millis,
+        actor: &str,
+    ) -> Result<Vec<bool>, StoreError> {
+        if items.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.pool().begin().await?;
+        let mut sql = Sql::new(String::new());
+        let at = sql.bind(now)?;
+        let mut rows = Vec::with_capacity(items.len());
+        for (id, attempt, result) in items {
+            rows.push(format!(
+                "({}, {}, {})",
+                sql.bind(id.to_string())?,
+                sql.bind(*attempt)?,
+                sql.bind(result.to_string())?
+            ));
+        }
+        // VALUES columns are named column1, column2, … in both SQLite and PostgreSQL.
+        sql.text = format!(
+            "UPDATE jobs SET status = 'succeeded', updated_at = {at}, lease_until = NULL, \
+             last_error = NULL, result = v.column3, finished_at = {at} \
+             FROM (VALUES {}) AS v \
+             WHERE jobs.id = v.column1 AND jobs.attempts = v.column2 AND jobs.status = 'running' \
+             RETURNING jobs.id AS id",
+            rows.join(", ")
+        );
+        let done: HashSet<Uuid> = sqlx::query_with(&sql.text, sql.args)
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(|row| uuid(row, "id"))
+            .collect::<Result<_, _>>()?;
+        let events: Vec<EventRow<'_>> = items
+            .iter()
+            .filter(|(id, _, _)| done.contains(id))
+            .map(|(id, attempt, _)| EventRow {
+                job_id: *id,
+                event: "succeeded",
+                status: JobStatus::Succeeded,
+                attempt: *attempt,
+                actor,
+            })
+            .collect();
+        insert_events(&mut tx, now, &events).await?;
+        tx.commit().await?;
+        Ok(items.iter().map(|(id, _, _)| done.contains(id)).collect())
+    }
+}
