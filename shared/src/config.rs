@@ -90,6 +90,25 @@ impl Default for ProjectsConfig {
     }
 }
 
+impl ProjectsConfig {
+    /// The quota a new project starts from, from `default_cpu`, `default_memory` and
+    /// `default_storage` (GPU keys start at 0).
+    pub fn quota_defaults(&self) -> Result<crate::domain::QuotaDefaults, ConfigError> {
+        use crate::domain::{CpuQuantity, Gibibytes, QuotaDefaults};
+        let bad = |key: &str, e: crate::domain::ParseError| {
+            ConfigError(format!("projects.{key}: {}", e.message()))
+        };
+        Ok(QuotaDefaults {
+            cpu: CpuQuantity::parse(&self.default_cpu).map_err(|e| bad("default_cpu", e))?,
+            memory: Gibibytes::parse(&self.default_memory)
+                .map_err(|e| bad("default_memory", e))?,
+            storage: Gibibytes::parse(&self.default_storage)
+                .map_err(|e| bad("default_storage", e))?,
+            ..QuotaDefaults::default()
+        })
+    }
+}
+
 /// How apps are rendered: the only namespace they may live in, enforced limits,
 /// injected environment and the ingress host.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -355,6 +374,7 @@ impl Config {
         if !matches!(self.projects.backend.as_str(), "kubeflow" | "plain") {
             return Err(ConfigError("projects.backend must be `kubeflow` or `plain`".into()));
         }
+        self.projects.quota_defaults()?;
         if !matches!(self.identity.dex_object_kind.as_str(), "configmap" | "secret") {
             return Err(ConfigError("identity.dex_object_kind must be `configmap` or `secret`".into()));
         }

@@ -3,9 +3,11 @@
 //! drop the outbox row once the broker confirms. The api and the scheduler both submit
 //! through here; the relay republishes whatever was never confirmed.
 
+mod admitter;
 mod publisher;
 mod relay;
 
+pub use admitter::Admitter;
 pub use publisher::OutboxPublisher;
 pub use relay::{relay_once, run_relay};
 
@@ -19,7 +21,7 @@ use crate::clock::{millis, now_ms};
 use crate::command::{Envelope, ENVELOPE_VERSION, lookup};
 use crate::domain::{FieldError, TargetName, TenantName};
 use crate::job::JobStatus;
-use crate::store::{Admission, NewJob, OutboxEntry, RetryOutcome, Store, StoreError};
+use crate::store::{Admission, Admit, NewJob, OutboxEntry, RetryOutcome, Store, StoreError};
 
 /// The relay leaves a fresh outbox row alone this long, so it does not race the
 /// submission's own publish.
@@ -60,6 +62,7 @@ pub enum IntakeError {
 #[derive(Clone)]
 pub struct Intake {
     store: Store,
+    admitter: Admitter,
     publisher: OutboxPublisher,
     publish_wait: Duration,
 }
@@ -67,6 +70,7 @@ pub struct Intake {
 impl Intake {
     pub fn new(store: Store, publisher: OutboxPublisher, publish_wait: Duration) -> Self {
         Intake {
+            admitter: Admitter::start(store.clone()),
             store,
             publisher,
             publish_wait,
@@ -130,7 +134,12 @@ impl Intake {
             body: envelope.to_bytes(),
             available_at: now + millis(RELAY_GRACE),
         };
-        match self.store.admit(&job, &sub.requested_by, Some(&entry)).await? {
+        let item = Admit {
+            job,
+            actor: sub.requested_by.clone(),
+            outbox: Some(entry.clone()),
+        };
+        match self.admitter.admit(item, &self.store).await? {
             Admission::Created { outbox_id } => {
                 let outbox_id = outbox_id.expect("an outbox row was asked for");
                 let msg = Outgoing::new(entry.routing_key, entry.body);

@@ -1,0 +1,84 @@
+//! The intake under concurrency: many submissions at once are all admitted exactly
+//! once, the same key submitted concurrently yields one job, and every admitted command
+//! reaches the transport.
+
+use std::time::Duration;
+
+use longshore_shared::broker::local::LocalTransport;
+use longshore_shared::broker::{Topology, Transport};
+use longshore_shared::intake::{Intake, IntakeError, OutboxPublisher, Submission, Submitted};
+use longshore_shared::store::Store;
+use longshore_shared::testing::TestDb;
+
+fn noop(key: Option<String>, sleep: u64) -> Submission {
+    Submission {
+        kind: "diag.noop".into(),
+        version: 1,
+        idempotency_key: key,
+        tenant: None,
+        requested_by: "tester".into(),
+        target: "default".into(),
+        payload: serde_json::json!({ "sleep_ms": sleep }),
+    }
+}
+
+async fn job_count(store: &Store) -> usize {
+    let filter = longshore_shared::store::JobFilter { limit: 500, ..Default::default() };
+    store.list_jobs(&filter).await.unwrap().jobs.len()
+}
+
+async fn concurrent_submissions(store: Store) {
+    let transport = Transport::Local(LocalTransport::new(store.clone(), Topology::new("intake")));
+    let publisher = OutboxPublisher::start(store.clone(), transport);
+    let intake = Intake::new(store.clone(), publisher, Duration::from_secs(5));
+
+    let mut tasks = Vec::new();
+    for i in 0..120 {
+        let intake = intake.clone();
+        // Every third submission reuses one key, with the same body.
+        let key = (i % 3 == 0).then(|| "shared-key".to_owned());
+        tasks.push(tokio::spawn(async move { intake.submit(noop(key, 0)).await }));
+    }
+    let mut created = 0;
+    let mut shared_ids = std::collections::HashSet::new();
+    for (i, task) in tasks.into_iter().enumerate() {
+        let answer = task.await.unwrap().unwrap();
+        match answer {
+            Submitted::Created { id, published } => {
+                assert!(published, "the local transport confirms at once");
+                created += 1;
+                if i % 3 == 0 {
+                    shared_ids.insert(id);
+                }
+            }
+            Submitted::Existing { id, .. } => {
+                assert_eq!(i % 3, 0, "only the shared key may exist already");
+                shared_ids.insert(id);
+            }
+        }
+    }
+    assert_eq!(shared_ids.len(), 1, "one job for the shared key");
+    assert_eq!(created, 80 + 1);
+    assert_eq!(job_count(&store).await, 81);
+    assert_eq!(store.outbox_depth().await.unwrap(), 0, "every confirmed row is cleared");
+
+    // The same key with a different body is refused.
+    let err = intake.submit(noop(Some("shared-key".into()), 5)).await.unwrap_err();
+    assert!(matches!(err, IntakeError::KeyReused { .. }), "{err}");
+}
+
+#[tokio::test]
+async fn concurrent_submissions_are_admitted_once_on_sqlite() {
+    let db = TestDb::sqlite();
+    concurrent_submissions(db.store().await).await;
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn concurrent_submissions_are_admitted_once_on_postgres() {
+    let db = TestDb::postgres().await;
+    let store = db.store().await;
+    concurrent_submissions(store.clone()).await;
+    store.close().await;
+    db.drop_db().await;
+}
