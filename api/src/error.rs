@@ -99,6 +99,10 @@ impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
         match err {
             StoreError::Connect(_) => ApiError::Unavailable("the job store is unreachable".into()),
+            other if other.is_unstorable_text() => ApiError::BadRequest {
+                message: "the request holds a character the job store cannot keep (NUL)".into(),
+                field: None,
+            },
             other => ApiError::Internal(Box::new(other)),
         }
     }

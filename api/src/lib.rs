@@ -19,6 +19,7 @@ pub fn router(state: AppState) -> Router {
     let body_limit = state.body_limit;
     Router::new()
         .merge(routes::health::routes())
+        .merge(routes::apps::routes())
         .merge(routes::commands::routes())
         .merge(routes::jobs::routes())
         .merge(routes::tokens::routes())

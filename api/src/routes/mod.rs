@@ -1,5 +1,6 @@
 //! Routes, one module per resource.
 
+pub mod apps;
 pub mod commands;
 pub mod health;
 pub mod jobs;

@@ -68,9 +68,11 @@ impl Runtime {
             // the checks the api would have made, and a job row.
             let submission = submission_of(&envelope);
             if let Err(err) = check_fields(&submission) {
-                return self.dead_letter(delivery, &format!("invalid envelope: {err}")).await;
+                let reason = format!("invalid envelope: {err}");
+                return self.dead_letter(delivery, &reason).await;
             }
-            claim = match self.admit(&envelope, &submission, spec.policy.max_attempts).await {
+            let max_attempts = spec.policy.max_attempts;
+            claim = match self.admit(&envelope, &submission, max_attempts).await {
                 Ok(true) => self.services.store.claim(id, now, lease_until, worker).await,
                 Ok(false) => {
                     tracing::info!("duplicate of an existing job's idempotency key; not run");
@@ -217,7 +219,10 @@ impl Runtime {
             Err(failure) => {
                 let delay = match failure {
                     Failure::RetryAfter { after, .. } => *after,
-                    _ => retry_delay(job.attempts, self.settings.retry_base, self.settings.retry_max),
+                    _ => {
+                        let (base, max) = (self.settings.retry_base, self.settings.retry_max);
+                        retry_delay(attempt_in_round(job), base, max)
+                    }
                 };
                 (
                     AttemptEnd::Retrying { error: failure.message(), next_attempt_at: now + millis(delay) },
@@ -297,6 +302,15 @@ impl Runtime {
             }
         }
     }
+}
+
+/// Which attempt of its current round a job runs. A retry by hand gives the job a fresh
+/// budget of attempts (the ceiling rises by the kind's limit); its backoff starts over
+/// with it instead of going on from where the last round gave up.
+fn attempt_in_round(job: &JobRecord) -> i64 {
+    let budget =
+        lookup(&job.kind).map_or(job.max_attempts, |spec| i64::from(spec.policy.max_attempts));
+    budget - (job.max_attempts - job.attempts)
 }
 
 /// An envelope as the submission it stands for; `requested_by` is `amqp` when the

@@ -38,7 +38,10 @@ impl Bench {
         let store = db.store().await;
         let services = Arc::new(Services {
             store,
-            kube: Some(KubeTargets::from_clients([("default".to_owned(), client.clone())])),
+            kube: Some(KubeTargets::from_clients([(
+                "default".to_owned(),
+                client.clone(),
+            )])),
             config: Arc::new(config),
         });
         Bench {
@@ -76,7 +79,13 @@ impl Bench {
     }
 
     /// The resourceVersion of an object, to prove a second run changed nothing.
-    pub fn resource_version(&self, api_version: &str, plural: &str, namespace: Option<&str>, name: &str) -> Option<String> {
+    pub fn resource_version(
+        &self,
+        api_version: &str,
+        plural: &str,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Option<String> {
         self.kube
             .get(api_version, plural, namespace, name)
             .and_then(|o| o["metadata"]["resourceVersion"].as_str().map(str::to_owned))

@@ -1,0 +1,273 @@
+//! `project.create`, `project.update`, `project.delete`: a Kubeflow Profile, or on
+//! clusters without Kubeflow a plain Namespace + ResourceQuota + owner RoleBinding
+//! (`projects.backend`). Quotas follow the reference exactly, GPU-key zeroing
+//! included; the arithmetic is [`longshore_shared::domain::quota`]'s.
+//!
+//! Decisions where the reference is silent:
+//! - **Names.** A project is named from its owner's email (`ProfileName::from_email`)
+//!   unless `name` is given. When the derived name belongs to another owner, the
+//!   deterministic `from_email_with_suffix` name is used instead, so a retry lands on
+//!   the same project. An explicit `name` owned by someone else fails permanently.
+//! - **Create of an existing project** (same owner) converges instead of failing: the
+//!   defaults fill only keys the live quota lacks, then the request applies as an update
+//!   would. Re-running a create therefore changes nothing.
+//! - Update of a missing project fails permanently; delete of one succeeds. A plain
+//!   namespace Longshore did not make is never updated, taken over or deleted.
+//! - Quotas are never shrunk by omission: every write carries every live key.
+
+mod kubeflow;
+mod plain;
+
+use std::collections::BTreeMap;
+
+use longshore_shared::clock::now_ms;
+use longshore_shared::command::projects::{ProjectCreate, ProjectDelete, ProjectUpdate};
+use longshore_shared::config::ProjectsConfig;
+use longshore_shared::domain::{ProfileName, Quantity, merge_quota};
+use longshore_shared::job::{Failure, Outcome};
+use longshore_shared::store::ProjectRecord;
+use serde_json::json;
+
+pub use plain::{BINDING_NAME, MANAGED_BY_LABEL, OWNER_ANNOTATION, QUOTA_NAME};
+
+use crate::Context;
+use crate::registry::HandlerResult;
+
+/// A project as the cluster holds it.
+#[derive(Debug, Clone)]
+pub struct Live {
+    /// The owner's email; `None` for a plain namespace Longshore did not make.
+    pub owner: Option<String>,
+    /// The quota's hard limits.
+    pub hard: BTreeMap<String, String>,
+    /// Being deleted: nothing may be written to it until it is gone.
+    pub terminating: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Backend {
+    Kubeflow,
+    Plain,
+}
+
+impl Backend {
+    fn of(settings: &ProjectsConfig) -> Backend {
+        match settings.backend.as_str() {
+            "plain" => Backend::Plain,
+            _ => Backend::Kubeflow,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Backend::Kubeflow => "kubeflow",
+            Backend::Plain => "plain",
+        }
+    }
+
+    async fn read(self, client: &kube::Client, name: &str) -> Result<Option<Live>, Failure> {
+        match self {
+            Backend::Kubeflow => kubeflow::read(client, name).await,
+            Backend::Plain => plain::read(client, name).await,
+        }
+    }
+
+    async fn delete(self, client: &kube::Client, name: &str) -> Result<bool, Failure> {
+        match self {
+            Backend::Kubeflow => kubeflow::delete(client, name).await,
+            Backend::Plain => plain::delete(client, name).await,
+        }
+    }
+}
+
+pub async fn create(cmd: ProjectCreate, ctx: Context) -> HandlerResult {
+    let settings = &ctx.config().projects;
+    let backend = Backend::of(settings);
+    let client = ctx.kube()?;
+    let owner = cmd.owner_email.normalized();
+    let (name, live) = choose_name(backend, &client, &cmd, &owner).await?;
+    if live.as_ref().is_some_and(|l| l.terminating) {
+        return Err(Failure::Transient(format!(
+            "project {name} is still being deleted; creating it again once it is gone"
+        )));
+    }
+    let defaults = settings.quota_defaults().map_err(Failure::permanent)?;
+    let mut base = defaults.entries(&settings.gpu_keys);
+    if let Some(live) = &live {
+        base.extend(live.hard.clone());
+    }
+    let hard = merge_quota(&base, &cmd.quota_request(), &settings.gpu_keys);
+    match backend {
+        Backend::Kubeflow => kubeflow::apply_profile(&client, name.as_str(), &owner, &hard).await?,
+        Backend::Plain => {
+            let role = &settings.owner_cluster_role;
+            plain::apply_project(&client, name.as_str(), &owner, role, &hard).await?;
+        }
+    }
+    let changed = live.is_none_or(|l| !same_quota(&l.hard, &hard));
+    record_project(&ctx, backend, name.as_str(), &owner, &hard).await?;
+    Ok(Outcome::Done(view(backend, name.as_str(), &owner, &hard, changed)))
+}
+
+pub async fn update(cmd: ProjectUpdate, ctx: Context) -> HandlerResult {
+    let settings = &ctx.config().projects;
+    let backend = Backend::of(settings);
+    let client = ctx.kube()?;
+    let name = cmd.name.as_str();
+    let live = backend
+        .read(&client, name)
+        .await?
+        .ok_or_else(|| Failure::Permanent(format!("no project {name}")))?;
+    let owner = live.owner.clone().ok_or_else(|| not_ours(name))?;
+    if live.terminating {
+        return Err(Failure::Permanent(format!("project {name} is being deleted")));
+    }
+    let hard = merge_quota(&live.hard, &cmd.quota_request(), &settings.gpu_keys);
+    let changed = !same_quota(&live.hard, &hard);
+    if changed {
+        match backend {
+            Backend::Kubeflow => kubeflow::apply_profile(&client, name, &owner, &hard).await?,
+            Backend::Plain => plain::apply_quota(&client, name, &hard).await?,
+        }
+    }
+    record_project(&ctx, backend, name, &owner, &hard).await?;
+    Ok(Outcome::Done(view(backend, name, &owner, &hard, changed)))
+}
+
+pub async fn delete(cmd: ProjectDelete, ctx: Context) -> HandlerResult {
+    let backend = Backend::of(&ctx.config().projects);
+    let client = ctx.kube()?;
+    let name = cmd.name.as_str();
+    let live = backend.read(&client, name).await?;
+    if live.as_ref().is_some_and(|l| l.owner.is_none()) {
+        return Err(not_ours(name));
+    }
+    if cmd.dry_run {
+        return Ok(Outcome::Done(json!({
+            "name": name,
+            "dry_run": true,
+            "exists": live.is_some(),
+            "would_delete": live.is_some().then(|| doomed(backend, name)),
+        })));
+    }
+    let deleted = match live {
+        Some(_) => backend.delete(&client, name).await?,
+        None => false,
+    };
+    ctx.store()
+        .delete_project(name)
+        .await
+        .map_err(|e| Failure::Transient(format!("recording the deletion of {name}: {e}")))?;
+    Ok(Outcome::Done(json!({"name": name, "deleted": deleted})))
+}
+
+/// The project's name and its live state: the requested or derived name, or the
+/// suffixed one when the derived name belongs to another owner.
+async fn choose_name(
+    backend: Backend,
+    client: &kube::Client,
+    cmd: &ProjectCreate,
+    owner: &str,
+) -> Result<(ProfileName, Option<Live>), Failure> {
+    let first = cmd.profile_name();
+    let live = backend.read(client, first.as_str()).await?;
+    if live.as_ref().is_none_or(|l| owned_by(l, owner)) {
+        return Ok((first, live));
+    }
+    if cmd.name.is_some() {
+        return Err(Failure::Permanent(format!(
+            "project {first} already exists and belongs to another owner"
+        )));
+    }
+    let second = ProfileName::from_email_with_suffix(&cmd.owner_email);
+    let live = backend.read(client, second.as_str()).await?;
+    if live.as_ref().is_none_or(|l| owned_by(l, owner)) {
+        tracing::info!(taken = %first, name = %second, "derived project name is taken; using the suffixed one");
+        return Ok((second, live));
+    }
+    Err(Failure::Permanent(format!(
+        "projects {first} and {second} both belong to other owners; give the project a `name`"
+    )))
+}
+
+fn owned_by(live: &Live, owner: &str) -> bool {
+    live.owner
+        .as_deref()
+        .is_some_and(|o| o.to_lowercase() == owner)
+}
+
+fn not_ours(name: &str) -> Failure {
+    Failure::Permanent(format!(
+        "namespace {name} exists but is not a Longshore project (no `{MANAGED_BY_LABEL}: \
+         longshore` label); it is left alone"
+    ))
+}
+
+/// What deleting the project removes.
+fn doomed(backend: Backend, name: &str) -> Vec<String> {
+    match backend {
+        Backend::Kubeflow => vec![format!("profile/{name}"), format!("namespace/{name}")],
+        Backend::Plain => vec![
+            format!("namespace/{name}"),
+            format!("resourcequota/{name}/{QUOTA_NAME}"),
+            format!("rolebinding/{name}/{BINDING_NAME}"),
+        ],
+    }
+}
+
+/// Whether two quotas limit the same keys to the same amounts, however spelled (the
+/// API server may store `0.5` as `500m`).
+fn same_quota(a: &BTreeMap<String, String>, b: &BTreeMap<String, String>) -> bool {
+    a.len() == b.len()
+        && a.iter().all(|(key, value)| {
+            b.get(key).is_some_and(|other| {
+                match (Quantity::parse(value), Quantity::parse(other)) {
+                    (Ok(x), Ok(y)) => x.same_amount(&y),
+                    _ => value == other,
+                }
+            })
+        })
+}
+
+/// The reference's project shape, plus what the job did.
+fn view(
+    backend: Backend,
+    name: &str,
+    owner: &str,
+    hard: &BTreeMap<String, String>,
+    changed: bool,
+) -> serde_json::Value {
+    json!({
+        "name": name,
+        "owner": owner,
+        "namespace": name,
+        "resources": hard,
+        "backend": backend.name(),
+        "changed": changed,
+    })
+}
+
+async fn record_project(
+    ctx: &Context,
+    backend: Backend,
+    name: &str,
+    owner: &str,
+    hard: &BTreeMap<String, String>,
+) -> Result<(), Failure> {
+    let now = now_ms();
+    let record = ProjectRecord {
+        name: name.to_owned(),
+        owner: owner.to_owned(),
+        namespace: name.to_owned(),
+        backend: backend.name().to_owned(),
+        resources: json!(hard),
+        target: ctx.target.clone(),
+        job_id: ctx.job_id.to_string(),
+        created_at: now,
+        updated_at: now,
+    };
+    ctx.store()
+        .put_project(&record)
+        .await
+        .map_err(|e| Failure::Transient(format!("recording project {name}: {e}")))
+}
