@@ -216,9 +216,13 @@ async fn a_schedule_slot_is_recorded_once(store: &Store) {
     assert!(store.record_slot("e", 60_000, SlotOutcome::Emitted, Some("j"), 1, "s1").await.unwrap());
     assert!(!store.record_slot("e", 60_000, SlotOutcome::Emitted, Some("j"), 1, "s2").await.unwrap());
     assert_eq!(store.last_slot("e").await.unwrap(), Some(60_000));
+    // A replica that skipped a slot another one emitted does not hide the emission.
+    assert!(store.record_slot("e", 120_000, SlotOutcome::Skipped, None, 1, "s2").await.unwrap());
+    assert!(store.record_slot("e", 120_000, SlotOutcome::Emitted, Some("j2"), 1, "s1").await.unwrap());
+    assert!(!store.record_slot("e", 120_000, SlotOutcome::Skipped, None, 1, "s3").await.unwrap());
     let counts = store.slot_counts().await.unwrap();
-    assert_eq!(counts.len(), 1);
-    assert_eq!(counts[0].count, 1);
+    assert_eq!(counts.len(), 1, "{counts:?}");
+    assert_eq!((counts[0].outcome.as_str(), counts[0].count), ("emitted", 2));
 }
 
 async fn local_queues_lease_ack_and_delay(store: &Store) {

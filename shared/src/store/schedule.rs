@@ -34,7 +34,9 @@ pub struct SlotCount {
 }
 
 impl Store {
-    /// Records a slot; false when another replica recorded it first.
+    /// Records a slot; false when another replica recorded it first. An emitted slot
+    /// overrides a `skipped` or `missed` record another replica made at the same
+    /// moment: a job exists, so the slot did run.
     pub async fn record_slot(
         &self,
         entry: &str,
@@ -46,7 +48,11 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let n = sqlx::query(
             "INSERT INTO schedule_slots (entry, slot_at, outcome, job_id, recorded_at, recorded_by) \
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+             VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (entry, slot_at) DO UPDATE SET outcome = excluded.outcome, \
+             job_id = excluded.job_id, recorded_at = excluded.recorded_at, \
+             recorded_by = excluded.recorded_by \
+             WHERE excluded.outcome = 'emitted' AND schedule_slots.outcome <> 'emitted'",
         )
         .bind(entry)
         .bind(slot_at)
