@@ -216,18 +216,22 @@ async fn a_deploy_into_a_missing_namespace_fails_permanently_and_records_why() {
 }
 
 #[tokio::test]
-async fn a_redeploy_with_a_new_image_rolls_out_a_new_generation() {
+async fn a_redeploy_rolls_out_the_new_image_and_drops_variables_no_longer_asked_for() {
     let bench = bench().await;
-    let first = done(&bench, &deploy(json!({"app_id": "42", "image": "app:v1"}))).await;
+    let v1 = deploy(json!({"app_id": "42", "image": "app:v1", "env": {"MODEL": "small"}}));
+    let first = done(&bench, &v1).await;
     let second = done(&bench, &deploy(json!({"app_id": "42", "image": "app:v2"}))).await;
     assert!(
         second["generation"].as_i64() > first["generation"].as_i64(),
         "{first} {second}"
     );
     let deployment = object(&bench, "Deployment", "app-42").unwrap();
+    let container = &deployment["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(container["image"], "app:v2");
+    // Server-side apply removes what Longshore set before and no longer sets.
     assert_eq!(
-        deployment["spec"]["template"]["spec"]["containers"][0]["image"],
-        "app:v2"
+        container["env"],
+        json!([{"name": "DB_HOST", "value": "db.platform.svc"}])
     );
     assert_eq!(record(&bench, "42").await.unwrap().image, "app:v2");
 }

@@ -293,11 +293,13 @@ async fn kubectl_sees_the_user_a_job_created() {
     let dir = tempfile::tempdir().unwrap();
     let kubeconfig = dir.path().join("kubeconfig");
     bench.kube.write_kubeconfig(&kubeconfig).unwrap();
-    let out = std::process::Command::new("/usr/bin/kubectl")
+    // Async, so the in-memory API on this test's runtime keeps serving meanwhile.
+    let out = tokio::process::Command::new("/usr/bin/kubectl")
         .arg("--kubeconfig")
         .arg(&kubeconfig)
         .args(["-n", "auth", "get", "configmap", "dex", "-o", r"jsonpath={.data.config\.yaml}"])
         .output()
+        .await
         .expect("kubectl runs");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let yaml: serde_yaml::Value = serde_yaml::from_slice(&out.stdout).expect("kubectl prints the YAML");

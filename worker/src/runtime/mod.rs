@@ -2,6 +2,7 @@
 //! in its own task, reconnects after the broker drops, and drains on shutdown: stop
 //! consuming, let in-flight jobs finish within the grace period, give back the rest.
 
+mod batch;
 mod process;
 mod retry;
 
@@ -35,6 +36,8 @@ pub struct Runtime {
     pub(crate) transport: Transport,
     pub(crate) registry: Registry,
     pub(crate) services: Arc<Services>,
+    pub(crate) claimer: batch::Claimer,
+    pub(crate) completer: batch::Completer,
 }
 
 impl Runtime {
@@ -44,7 +47,10 @@ impl Runtime {
         registry: Registry,
         services: Arc<Services>,
     ) -> Arc<Self> {
+        let store = services.store.clone();
         Arc::new(Runtime {
+            claimer: batch::Claimer::start(store.clone(), settings.lease, settings.worker_id.clone()),
+            completer: batch::Completer::start(store, settings.worker_id.clone()),
             settings,
             transport,
             registry,

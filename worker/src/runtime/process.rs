@@ -62,7 +62,7 @@ impl Runtime {
         let now = now_ms();
         let lease_until = now + millis(self.settings.lease);
         let worker = self.settings.worker_id.as_str();
-        let mut claim = self.services.store.claim(id, now, lease_until, worker).await;
+        let mut claim = self.claimer.claim(id).await;
         if matches!(claim, Ok(Claim::Missing)) {
             // First sight of a command published straight to the exchange: it gets
             // the checks the api would have made, and a job row.
@@ -231,11 +231,17 @@ impl Runtime {
             }
         };
         let status = end.status();
-        let recorded = self
-            .services
-            .store
-            .end_attempt(job.id, job.attempts, &end, now, &self.settings.worker_id)
-            .await;
+        let recorded = match &end {
+            AttemptEnd::Succeeded { result } => {
+                self.completer.succeed(job.id, job.attempts, (*result).clone()).await
+            }
+            _ => {
+                self.services
+                    .store
+                    .end_attempt(job.id, job.attempts, &end, now, &self.settings.worker_id)
+                    .await
+            }
+        };
         match recorded {
             Ok(true) => {}
             Ok(false) => {

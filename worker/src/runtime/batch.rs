@@ -1,0 +1,110 @@
+//! Group commit for the worker's two hot writes: starting an attempt and recording a
+//! success. Deliveries hand them to one task each, which writes whatever has gathered
+//! in one transaction; a lone delivery is written at once, so nothing waits on purpose.
+
+use std::time::Duration;
+
+use longshore_shared::clock::{millis, now_ms};
+use longshore_shared::store::{Claim, Store, StoreError};
+use tokio::sync::{mpsc, oneshot};
+use uuid::Uuid;
+
+/// Most writes in one transaction.
+const BATCH: usize = 128;
+
+type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
+
+/// Starts attempts: `claim` answers like [`Store::claim`].
+#[derive(Clone)]
+pub(crate) struct Claimer {
+    tx: mpsc::Sender<(Uuid, Reply<Claim>)>,
+}
+
+impl Claimer {
+    pub(crate) fn start(store: Store, lease: Duration, worker: String) -> Self {
+        let (tx, mut rx) = mpsc::channel::<(Uuid, Reply<Claim>)>(BATCH * 4);
+        tokio::spawn(async move {
+            let mut batch = Vec::with_capacity(BATCH);
+            while rx.recv_many(&mut batch, BATCH).await > 0 {
+                let (ids, replies): (Vec<Uuid>, Vec<Reply<Claim>>) = batch.drain(..).unzip();
+                let now = now_ms();
+                let lease_until = now + millis(lease);
+                let answers = if ids.len() == 1 {
+                    store.claim(ids[0], now, lease_until, &worker).await.map(|c| vec![c])
+                } else {
+                    store.claim_many(&ids, now, lease_until, &worker).await
+                };
+                match answers {
+                    Ok(answers) => {
+                        for (reply, answer) in replies.into_iter().zip(answers) {
+                            let _ = reply.send(Ok(answer));
+                        }
+                    }
+                    Err(err) => {
+                        tracing::warn!(error = %err, size = ids.len(), "batched claim failed; claiming one by one");
+                        for (id, reply) in ids.into_iter().zip(replies) {
+                            let _ = reply.send(store.claim(id, now, lease_until, &worker).await);
+                        }
+                    }
+                }
+            }
+        });
+        Claimer { tx }
+    }
+
+    pub(crate) async fn claim(&self, id: Uuid) -> Result<Claim, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send((id, reply))
+            .await
+            .map_err(|_| StoreError::Corrupt("the claim task has stopped".into()))?;
+        answer
+            .await
+            .map_err(|_| StoreError::Corrupt("the claim task has stopped".into()))?
+    }
+}
+
+/// Records successes: `succeed` answers like [`Store::end_attempt`] with
+/// `AttemptEnd::Succeeded`.
+#[derive(Clone)]
+pub(crate) struct Completer {
+    tx: mpsc::Sender<((Uuid, i64, serde_json::Value), Reply<bool>)>,
+}
+
+impl Completer {
+    pub(crate) fn start(store: Store, worker: String) -> Self {
+        let (tx, mut rx) = mpsc::channel::<((Uuid, i64, serde_json::Value), Reply<bool>)>(BATCH * 4);
+        tokio::spawn(async move {
+            let mut batch = Vec::with_capacity(BATCH);
+            while rx.recv_many(&mut batch, BATCH).await > 0 {
+                let (items, replies): (Vec<_>, Vec<_>) = batch.drain(..).unzip();
+                match store.succeed_many(&items, now_ms(), &worker).await {
+                    Ok(answers) => {
+                        for (reply, answer) in replies.into_iter().zip(answers) {
+                            let _ = reply.send(Ok(answer));
+                        }
+                    }
+                    Err(err) => {
+                        tracing::warn!(error = %err, size = items.len(), "batched success failed; recording one by one");
+                        for ((id, attempt, result), reply) in items.into_iter().zip(replies) {
+                            let end = longshore_shared::store::AttemptEnd::Succeeded { result: &result };
+                            let _ = reply.send(store.end_attempt(id, attempt, &end, now_ms(), &worker).await);
+                        }
+                    }
+                }
+            }
+        });
+        Completer { tx }
+    }
+
+    pub(crate) async fn succeed(&self, id: Uuid, attempt: i64, result: serde_json::Value) -> Result<bool, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(((id, attempt, result), reply))
+            .await
+            .map_err(|_| StoreError::Corrupt("the completion task has stopped".into()))?;
+        answer
+            .await
+            .map_err(|_| StoreError::Corrupt("the completion task has stopped".into()))?
+    }
+}
