@@ -12,13 +12,19 @@ use serde_json::json;
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("{message}")]
-    BadRequest { message: String, field: Option<String> },
+    BadRequest {
+        message: String,
+        field: Option<String>,
+    },
     #[error("{0}")]
     Invalid(FieldError),
     #[error("{0}")]
     Unauthorized(String),
     #[error("{message}")]
-    Forbidden { message: String, field: Option<String> },
+    Forbidden {
+        message: String,
+        field: Option<String>,
+    },
     #[error("{0}")]
     NotFound(String),
     #[error("{message}")]
@@ -49,17 +55,33 @@ impl ApiError {
 
     fn parts(&self) -> (StatusCode, &'static str, Option<&str>) {
         match self {
-            ApiError::BadRequest { field, .. } => (StatusCode::BAD_REQUEST, "bad_request", field.as_deref()),
-            ApiError::Invalid(e) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid", Some(e.field.as_str())),
+            ApiError::BadRequest { field, .. } => {
+                (StatusCode::BAD_REQUEST, "bad_request", field.as_deref())
+            }
+            ApiError::Invalid(e) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid",
+                Some(e.field.as_str()),
+            ),
             ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized", None),
-            ApiError::Forbidden { field, .. } => (StatusCode::FORBIDDEN, "forbidden", field.as_deref()),
+            ApiError::Forbidden { field, .. } => {
+                (StatusCode::FORBIDDEN, "forbidden", field.as_deref())
+            }
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found", None),
             ApiError::Conflict { code, .. } => (StatusCode::CONFLICT, code, None),
-            ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", Some("body")),
-            ApiError::UnsupportedMediaType(_) => {
-                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", Some("content-type"))
+            ApiError::PayloadTooLarge(_) => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                Some("body"),
+            ),
+            ApiError::UnsupportedMediaType(_) => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                Some("content-type"),
+            ),
+            ApiError::MethodNotAllowed(_) => {
+                (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", None)
             }
-            ApiError::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", None),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", None),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", None),
         }

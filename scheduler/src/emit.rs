@@ -28,7 +28,10 @@ pub struct Emitter {
 
 /// The idempotency key of an entry's slot.
 pub fn slot_key(entry: &str, slot: DateTime<Utc>) -> String {
-    format!("schedule:{entry}:{}", slot.to_rfc3339_opts(SecondsFormat::Secs, true))
+    format!(
+        "schedule:{entry}:{}",
+        slot.to_rfc3339_opts(SecondsFormat::Secs, true)
+    )
 }
 
 impl Emitter {
@@ -37,12 +40,23 @@ impl Emitter {
     }
 
     /// Emits the command of `entry` for `slot`.
-    pub async fn emit(&self, entry: &Entry, slot: DateTime<Utc>) -> Result<Emitted, SchedulerError> {
+    pub async fn emit(
+        &self,
+        entry: &Entry,
+        slot: DateTime<Utc>,
+    ) -> Result<Emitted, SchedulerError> {
         let store = self.intake.store();
         let key = slot_key(&entry.name, slot);
         if let Some(running) = self.previous_still_running(entry, slot).await? {
             store
-                .record_slot(&entry.name, slot.timestamp_millis(), SlotOutcome::Skipped, Some(&running.to_string()), now_ms(), &self.id)
+                .record_slot(
+                    &entry.name,
+                    slot.timestamp_millis(),
+                    SlotOutcome::Skipped,
+                    Some(&running.to_string()),
+                    now_ms(),
+                    &self.id,
+                )
                 .await?;
             return Ok(Emitted::Skipped { running });
         }
@@ -68,13 +82,24 @@ impl Emitter {
         };
         if let Emitted::Created(id) = &outcome {
             store
-                .record_slot(&entry.name, slot.timestamp_millis(), SlotOutcome::Emitted, Some(&id.to_string()), now_ms(), &self.id)
+                .record_slot(
+                    &entry.name,
+                    slot.timestamp_millis(),
+                    SlotOutcome::Emitted,
+                    Some(&id.to_string()),
+                    now_ms(),
+                    &self.id,
+                )
                 .await?;
         }
         Ok(outcome)
     }
 
-    async fn previous_still_running(&self, entry: &Entry, slot: DateTime<Utc>) -> Result<Option<Uuid>, SchedulerError> {
+    async fn previous_still_running(
+        &self,
+        entry: &Entry,
+        slot: DateTime<Utc>,
+    ) -> Result<Option<Uuid>, SchedulerError> {
         let store = self.intake.store();
         let Some(last) = store.last_slot(&entry.name).await? else {
             return Ok(None);
@@ -85,7 +110,8 @@ impl Emitter {
         let Some(last_at) = DateTime::<Utc>::from_timestamp_millis(last) else {
             return Ok(None);
         };
-        let previous = longshore_shared::command::envelope::key_to_id(&slot_key(&entry.name, last_at));
+        let previous =
+            longshore_shared::command::envelope::key_to_id(&slot_key(&entry.name, last_at));
         Ok(match store.job(previous).await? {
             Some(job) if !job.status.is_terminal() => Some(previous),
             _ => None,
@@ -106,7 +132,14 @@ impl Emitter {
         let missed = slot::slots_between(&entry.cron, after, before, 1_000);
         for at in &missed {
             store
-                .record_slot(&entry.name, at.timestamp_millis(), SlotOutcome::Missed, None, now_ms(), &self.id)
+                .record_slot(
+                    &entry.name,
+                    at.timestamp_millis(),
+                    SlotOutcome::Missed,
+                    None,
+                    now_ms(),
+                    &self.id,
+                )
                 .await?;
         }
         Ok(missed.len())

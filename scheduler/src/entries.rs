@@ -47,7 +47,12 @@ pub fn parse_entries(config: &[ScheduleEntry]) -> Result<Vec<Entry>, SchedulerEr
                 .seconds(Seconds::Required)
                 .build()
                 .parse(&e.cron)
-                .map_err(|err| fail(format!("cron `{}`: {err} (six fields: sec min hour dom mon dow)", e.cron)))?;
+                .map_err(|err| {
+                    fail(format!(
+                        "cron `{}`: {err} (six fields: sec min hour dom mon dow)",
+                        e.cron
+                    ))
+                })?;
             let spec = lookup(&e.kind).ok_or_else(|| fail(format!("unknown kind `{}`", e.kind)))?;
             spec.validate(&e.payload)
                 .map_err(|err| fail(format!("payload: {err}")))?;

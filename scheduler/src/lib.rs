@@ -25,7 +25,11 @@ pub enum SchedulerError {
 }
 
 /// Runs the entries until `stop` is cancelled.
-pub async fn run(entries: Vec<Entry>, emitter: Emitter, stop: CancellationToken) -> Result<(), SchedulerError> {
+pub async fn run(
+    entries: Vec<Entry>,
+    emitter: Emitter,
+    stop: CancellationToken,
+) -> Result<(), SchedulerError> {
     let emitter = Arc::new(emitter);
     for entry in &entries {
         let missed = emitter.record_missed(entry).await?;
@@ -44,8 +48,12 @@ pub async fn run(entries: Vec<Entry>, emitter: Emitter, stop: CancellationToken)
             Box::pin(async move {
                 let slot = entry.slot_at(chrono::Utc::now());
                 match emitter.emit(&entry, slot).await {
-                    Ok(outcome) => tracing::info!(entry = %entry.name, %slot, ?outcome, "schedule slot"),
-                    Err(err) => tracing::warn!(entry = %entry.name, %slot, error = %err, "could not emit"),
+                    Ok(outcome) => {
+                        tracing::info!(entry = %entry.name, %slot, ?outcome, "schedule slot")
+                    }
+                    Err(err) => {
+                        tracing::warn!(entry = %entry.name, %slot, error = %err, "could not emit")
+                    }
                 }
             })
         })?;

@@ -12,7 +12,12 @@ pub fn slot_at(cron: &Cron, now: DateTime<Utc>) -> DateTime<Utc> {
 }
 
 /// Scheduled times strictly between `after` and `before`, at most `limit` of them.
-pub fn slots_between(cron: &Cron, after: DateTime<Utc>, before: DateTime<Utc>, limit: usize) -> Vec<DateTime<Utc>> {
+pub fn slots_between(
+    cron: &Cron,
+    after: DateTime<Utc>,
+    before: DateTime<Utc>,
+    limit: usize,
+) -> Vec<DateTime<Utc>> {
     let mut out = Vec::new();
     let mut cursor = after;
     while out.len() < limit {
@@ -44,8 +49,12 @@ mod tests {
     #[test]
     fn a_late_firing_still_belongs_to_its_slot() {
         let cron = every_ten_minutes();
-        let late = Utc.with_ymd_and_hms(2026, 1, 1, 10, 20, 0).unwrap() + chrono::Duration::milliseconds(900);
-        assert_eq!(slot_at(&cron, late), Utc.with_ymd_and_hms(2026, 1, 1, 10, 20, 0).unwrap());
+        let late = Utc.with_ymd_and_hms(2026, 1, 1, 10, 20, 0).unwrap()
+            + chrono::Duration::milliseconds(900);
+        assert_eq!(
+            slot_at(&cron, late),
+            Utc.with_ymd_and_hms(2026, 1, 1, 10, 20, 0).unwrap()
+        );
     }
 
     #[test]
@@ -55,6 +64,9 @@ mod tests {
         let b = Utc.with_ymd_and_hms(2026, 1, 1, 10, 35, 0).unwrap();
         let slots = slots_between(&cron, a, b, 100);
         assert_eq!(slots.len(), 3);
-        assert_eq!(slots[0], Utc.with_ymd_and_hms(2026, 1, 1, 10, 10, 0).unwrap());
+        assert_eq!(
+            slots[0],
+            Utc.with_ymd_and_hms(2026, 1, 1, 10, 10, 0).unwrap()
+        );
     }
 }

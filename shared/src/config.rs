@@ -100,8 +100,7 @@ impl ProjectsConfig {
         };
         Ok(QuotaDefaults {
             cpu: CpuQuantity::parse(&self.default_cpu).map_err(|e| bad("default_cpu", e))?,
-            memory: Gibibytes::parse(&self.default_memory)
-                .map_err(|e| bad("default_memory", e))?,
+            memory: Gibibytes::parse(&self.default_memory).map_err(|e| bad("default_memory", e))?,
             storage: Gibibytes::parse(&self.default_storage)
                 .map_err(|e| bad("default_storage", e))?,
             ..QuotaDefaults::default()
@@ -340,7 +339,6 @@ impl Default for LogConfig {
     }
 }
 
-
 #[derive(Debug, thiserror::Error)]
 #[error("invalid configuration: {0}")]
 pub struct ConfigError(String);
@@ -352,7 +350,10 @@ impl Config {
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
         if let Some(path) = file {
             if !path.exists() {
-                return Err(ConfigError(format!("config file {} does not exist", path.display())));
+                return Err(ConfigError(format!(
+                    "config file {} does not exist",
+                    path.display()
+                )));
             }
             figment = figment.merge(Toml::file(path));
         }
@@ -368,18 +369,29 @@ impl Config {
         }
         for family in &self.worker.families {
             if crate::command::Family::parse(family).is_none() {
-                return Err(ConfigError(format!("worker.families: unknown family `{family}`")));
+                return Err(ConfigError(format!(
+                    "worker.families: unknown family `{family}`"
+                )));
             }
         }
         if !matches!(self.projects.backend.as_str(), "kubeflow" | "plain") {
-            return Err(ConfigError("projects.backend must be `kubeflow` or `plain`".into()));
+            return Err(ConfigError(
+                "projects.backend must be `kubeflow` or `plain`".into(),
+            ));
         }
         self.projects.quota_defaults()?;
-        if !matches!(self.identity.dex_object_kind.as_str(), "configmap" | "secret") {
-            return Err(ConfigError("identity.dex_object_kind must be `configmap` or `secret`".into()));
+        if !matches!(
+            self.identity.dex_object_kind.as_str(),
+            "configmap" | "secret"
+        ) {
+            return Err(ConfigError(
+                "identity.dex_object_kind must be `configmap` or `secret`".into(),
+            ));
         }
         if self.identity.bcrypt_cost < 10 || self.identity.bcrypt_cost > 31 {
-            return Err(ConfigError("identity.bcrypt_cost must be from 10 to 31".into()));
+            return Err(ConfigError(
+                "identity.bcrypt_cost must be from 10 to 31".into(),
+            ));
         }
         if !matches!(self.log.format.as_str(), "text" | "json") {
             return Err(ConfigError("log.format must be `text` or `json`".into()));

@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use crate::broker::Outgoing;
 use crate::clock::{millis, now_ms};
-use crate::command::{Envelope, ENVELOPE_VERSION, lookup};
+use crate::command::{ENVELOPE_VERSION, Envelope, lookup};
 use crate::domain::{FieldError, TargetName, TenantName};
 use crate::job::JobStatus;
 use crate::store::{Admission, Admit, NewJob, OutboxEntry, RetryOutcome, Store, StoreError};
@@ -92,7 +92,10 @@ impl Intake {
         if sub.version != ENVELOPE_VERSION {
             return Err(IntakeError::Invalid(FieldError::new(
                 "version",
-                format!("version {} is not supported (use {ENVELOPE_VERSION})", sub.version),
+                format!(
+                    "version {} is not supported (use {ENVELOPE_VERSION})",
+                    sub.version
+                ),
             )));
         }
         check_fields(&sub).map_err(IntakeError::Invalid)?;
@@ -102,7 +105,10 @@ impl Intake {
             Some(key) => crate::command::envelope::key_to_id(key),
             None => Uuid::now_v7(),
         };
-        let key = sub.idempotency_key.clone().unwrap_or_else(|| id.to_string());
+        let key = sub
+            .idempotency_key
+            .clone()
+            .unwrap_or_else(|| id.to_string());
         let request_hash = request_hash(&sub);
         let now = now_ms();
         let envelope = Envelope {
@@ -143,7 +149,10 @@ impl Intake {
             Admission::Created { outbox_id } => {
                 let outbox_id = outbox_id.expect("an outbox row was asked for");
                 let msg = Outgoing::new(entry.routing_key, entry.body);
-                let published = self.publisher.publish(outbox_id, msg, self.publish_wait).await;
+                let published = self
+                    .publisher
+                    .publish(outbox_id, msg, self.publish_wait)
+                    .await;
                 Ok(Submitted::Created { id, published })
             }
             Admission::Existing {
@@ -152,7 +161,10 @@ impl Intake {
                 status,
             } => {
                 if existing_hash == request_hash {
-                    Ok(Submitted::Existing { id: existing, status })
+                    Ok(Submitted::Existing {
+                        id: existing,
+                        status,
+                    })
                 } else {
                     Err(IntakeError::KeyReused { key, id: existing })
                 }
@@ -188,7 +200,9 @@ impl Intake {
         let outcome = self.store.retry_job(id, budget, actor, &entry, now).await?;
         if let RetryOutcome::Requeued { outbox_id } = outcome {
             let msg = Outgoing::new(entry.routing_key, entry.body);
-            self.publisher.publish(outbox_id, msg, self.publish_wait).await;
+            self.publisher
+                .publish(outbox_id, msg, self.publish_wait)
+                .await;
         }
         Ok(outcome)
     }

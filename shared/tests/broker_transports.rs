@@ -45,15 +45,24 @@ async fn contract(transport: &Transport) {
 
     let started = Instant::now();
     transport
-        .publish_delayed(&Outgoing::new("diag.noop", b"later".to_vec()), Duration::from_millis(1_000))
+        .publish_delayed(
+            &Outgoing::new("diag.noop", b"later".to_vec()),
+            Duration::from_millis(1_000),
+        )
         .await
         .unwrap();
     let d = next(&mut deliveries).await;
     assert_eq!(d.body, b"later");
-    assert!(started.elapsed() >= Duration::from_millis(900), "arrived after {:?}", started.elapsed());
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "arrived after {:?}",
+        started.elapsed()
+    );
     // One copy only: the delay tiers must not each route it.
     assert!(
-        tokio::time::timeout(Duration::from_millis(1_500), deliveries.next()).await.is_err(),
+        tokio::time::timeout(Duration::from_millis(1_500), deliveries.next())
+            .await
+            .is_err(),
         "a delayed message arrived twice"
     );
     // Given back, it comes again, marked as redelivered.
@@ -101,7 +110,10 @@ async fn unknown_kinds_reach_the_unrouted_queue_and_dead_letters_keep_their_reas
         .unwrap();
     let d = next(&mut unrouted).await;
     assert_eq!(d.routing_key, "bogus.kind");
-    transport.dead_letter(&d.to_outgoing(), "unknown kind `bogus.kind`").await.unwrap();
+    transport
+        .dead_letter(&d.to_outgoing(), "unknown kind `bogus.kind`")
+        .await
+        .unwrap();
     d.ack().await.unwrap();
 
     // Read the dead-letter queue with a plain AMQP client, as an operator would.
@@ -124,9 +136,16 @@ async fn unknown_kinds_reach_the_unrouted_queue_and_dead_letters_keep_their_reas
         assert!(Instant::now() < deadline, "no dead letter arrived");
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
-    let headers = message.delivery.properties.headers().clone().unwrap_or_default();
+    let headers = message
+        .delivery
+        .properties
+        .headers()
+        .clone()
+        .unwrap_or_default();
     let reason = match headers.inner().get(REASON_HEADER) {
-        Some(lapin::types::AMQPValue::LongString(s)) => String::from_utf8_lossy(s.as_bytes()).into_owned(),
+        Some(lapin::types::AMQPValue::LongString(s)) => {
+            String::from_utf8_lossy(s.as_bytes()).into_owned()
+        }
         other => format!("{other:?}"),
     };
     assert!(reason.contains("unknown kind"), "reason header: {reason}");

@@ -23,7 +23,10 @@ fn noop(key: Option<String>, sleep: u64) -> Submission {
 }
 
 async fn job_count(store: &Store) -> usize {
-    let filter = longshore_shared::store::JobFilter { limit: 500, ..Default::default() };
+    let filter = longshore_shared::store::JobFilter {
+        limit: 500,
+        ..Default::default()
+    };
     store.list_jobs(&filter).await.unwrap().jobs.len()
 }
 
@@ -37,7 +40,9 @@ async fn concurrent_submissions(store: Store) {
         let intake = intake.clone();
         // Every third submission reuses one key, with the same body.
         let key = (i % 3 == 0).then(|| "shared-key".to_owned());
-        tasks.push(tokio::spawn(async move { intake.submit(noop(key, 0)).await }));
+        tasks.push(tokio::spawn(
+            async move { intake.submit(noop(key, 0)).await },
+        ));
     }
     let mut created = 0;
     let mut shared_ids = std::collections::HashSet::new();
@@ -60,10 +65,17 @@ async fn concurrent_submissions(store: Store) {
     assert_eq!(shared_ids.len(), 1, "one job for the shared key");
     assert_eq!(created, 80 + 1);
     assert_eq!(job_count(&store).await, 81);
-    assert_eq!(store.outbox_depth().await.unwrap(), 0, "every confirmed row is cleared");
+    assert_eq!(
+        store.outbox_depth().await.unwrap(),
+        0,
+        "every confirmed row is cleared"
+    );
 
     // The same key with a different body is refused.
-    let err = intake.submit(noop(Some("shared-key".into()), 5)).await.unwrap_err();
+    let err = intake
+        .submit(noop(Some("shared-key".into()), 5))
+        .await
+        .unwrap_err();
     assert!(matches!(err, IntakeError::KeyReused { .. }), "{err}");
 }
 

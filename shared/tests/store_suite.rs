@@ -42,7 +42,11 @@ async fn admission_is_idempotent_by_key(store: &Store) {
     let mut again = new_job("same-key", 3);
     again.request_hash = "h2".into();
     match store.admit(&again, "tester", Some(&entry())).await.unwrap() {
-        Admission::Existing { id, request_hash, status } => {
+        Admission::Existing {
+            id,
+            request_hash,
+            status,
+        } => {
             assert_eq!(id, job.id);
             assert_eq!(request_hash, "h1");
             assert_eq!(status, JobStatus::Queued);
@@ -60,7 +64,8 @@ async fn attempts_are_claimed_once_and_outcomes_are_compare_and_set(store: &Stor
     let job = new_job("claim-key", 2);
     store.admit(&job, "tester", None).await.unwrap();
     let now = now_ms();
-    let Claim::Claimed(claimed) = store.claim(job.id, now, now + 10_000, "w1").await.unwrap() else {
+    let Claim::Claimed(claimed) = store.claim(job.id, now, now + 10_000, "w1").await.unwrap()
+    else {
         panic!("first claim must succeed");
     };
     assert_eq!(claimed.attempts, 1);
@@ -72,14 +77,35 @@ async fn attempts_are_claimed_once_and_outcomes_are_compare_and_set(store: &Stor
     ));
     // Retry later, then a stale attempt number cannot record anything.
     let retry_at = now + 60_000;
-    assert!(store
-        .end_attempt(job.id, 1, &AttemptEnd::Retrying { error: "boom", next_attempt_at: retry_at }, now, "w1")
-        .await
-        .unwrap());
-    assert!(!store
-        .end_attempt(job.id, 1, &AttemptEnd::Succeeded { result: &serde_json::json!({}) }, now, "w1")
-        .await
-        .unwrap());
+    assert!(
+        store
+            .end_attempt(
+                job.id,
+                1,
+                &AttemptEnd::Retrying {
+                    error: "boom",
+                    next_attempt_at: retry_at
+                },
+                now,
+                "w1"
+            )
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .end_attempt(
+                job.id,
+                1,
+                &AttemptEnd::Succeeded {
+                    result: &serde_json::json!({})
+                },
+                now,
+                "w1"
+            )
+            .await
+            .unwrap()
+    );
     assert_eq!(
         store.claim(job.id, now, now + 10_000, "w1").await.unwrap(),
         Claim::NotDue { at: retry_at }
@@ -93,10 +119,18 @@ async fn attempts_are_claimed_once_and_outcomes_are_compare_and_set(store: &Stor
     };
     assert_eq!(second.attempts, 2);
     let result = serde_json::json!({"ok": true});
-    assert!(store
-        .end_attempt(job.id, 2, &AttemptEnd::Succeeded { result: &result }, retry_at, "w1")
-        .await
-        .unwrap());
+    assert!(
+        store
+            .end_attempt(
+                job.id,
+                2,
+                &AttemptEnd::Succeeded { result: &result },
+                retry_at,
+                "w1"
+            )
+            .await
+            .unwrap()
+    );
     let done = store.job(job.id).await.unwrap().unwrap();
     assert_eq!(done.status, JobStatus::Succeeded);
     assert_eq!(done.result, Some(result));
@@ -105,34 +139,63 @@ async fn attempts_are_claimed_once_and_outcomes_are_compare_and_set(store: &Stor
         store.claim(job.id, retry_at, retry_at, "w1").await.unwrap(),
         Claim::Settled(JobStatus::Succeeded)
     );
-    let events: Vec<String> = store.events(job.id).await.unwrap().into_iter().map(|e| e.event).collect();
-    assert_eq!(events, ["accepted", "started", "retrying", "started", "succeeded"]);
+    let events: Vec<String> = store
+        .events(job.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.event)
+        .collect();
+    assert_eq!(
+        events,
+        ["accepted", "started", "retrying", "started", "succeeded"]
+    );
 }
 
 async fn a_lost_worker_is_taken_over_until_attempts_run_out(store: &Store) {
     let job = new_job("lost-key", 1);
     store.admit(&job, "tester", None).await.unwrap();
     let now = now_ms();
-    assert!(matches!(store.claim(job.id, now, now + 100, "w1").await.unwrap(), Claim::Claimed(_)));
+    assert!(matches!(
+        store.claim(job.id, now, now + 100, "w1").await.unwrap(),
+        Claim::Claimed(_)
+    ));
+    let progress = serde_json::json!({"phase": "DEPLOYING", "generation": 2});
+    assert!(store.set_progress(job.id, 1, &progress, now).await.unwrap());
     // The lease expired and no attempts are left: the job is dead with the reason.
-    match store.claim(job.id, now + 1_000, now + 2_000, "w2").await.unwrap() {
+    match store
+        .claim(job.id, now + 1_000, now + 2_000, "w2")
+        .await
+        .unwrap()
+    {
         Claim::Exhausted { reason } => assert!(reason.contains("lost"), "{reason}"),
         other => panic!("expected exhaustion, got {other:?}"),
     }
     let dead = store.job(job.id).await.unwrap().unwrap();
     assert_eq!(dead.status, JobStatus::Dead);
     // Retry gives a fresh budget under the same id and keeps history.
-    let outcome = store.retry_job(job.id, 3, "admin", &entry(), now + 2_000).await.unwrap();
+    let outcome = store
+        .retry_job(job.id, 3, "admin", &entry(), now + 2_000)
+        .await
+        .unwrap();
     assert!(matches!(outcome, RetryOutcome::Requeued { .. }));
     let again = store.job(job.id).await.unwrap().unwrap();
     assert_eq!(again.status, JobStatus::Queued);
     assert_eq!(again.max_attempts, again.attempts + 3);
+    // A new round starts over: nothing resumes from the old round's progress.
+    assert_eq!(again.progress, None);
     assert!(matches!(
-        store.claim(job.id, now + 2_000, now + 3_000, "w2").await.unwrap(),
+        store
+            .claim(job.id, now + 2_000, now + 3_000, "w2")
+            .await
+            .unwrap(),
         Claim::Claimed(_)
     ));
     assert!(matches!(
-        store.retry_job(job.id, 3, "admin", &entry(), now).await.unwrap(),
+        store
+            .retry_job(job.id, 3, "admin", &entry(), now)
+            .await
+            .unwrap(),
         RetryOutcome::NotRetryable(JobStatus::Running)
     ));
 }
@@ -140,13 +203,19 @@ async fn a_lost_worker_is_taken_over_until_attempts_run_out(store: &Store) {
 async fn only_waiting_jobs_can_be_cancelled(store: &Store) {
     let job = new_job("cancel-key", 3);
     store.admit(&job, "tester", None).await.unwrap();
-    assert_eq!(store.cancel_job(job.id, "op", now_ms()).await.unwrap(), CancelOutcome::Cancelled);
+    assert_eq!(
+        store.cancel_job(job.id, "op", now_ms()).await.unwrap(),
+        CancelOutcome::Cancelled
+    );
     assert_eq!(
         store.cancel_job(job.id, "op", now_ms()).await.unwrap(),
         CancelOutcome::NotWaiting(JobStatus::Cancelled)
     );
     assert_eq!(
-        store.cancel_job(Uuid::now_v7(), "op", now_ms()).await.unwrap(),
+        store
+            .cancel_job(Uuid::now_v7(), "op", now_ms())
+            .await
+            .unwrap(),
         CancelOutcome::Missing
     );
 }
@@ -160,7 +229,11 @@ async fn listing_filters_and_pages_newest_first(store: &Store) {
         store.admit(&job, "tester", None).await.unwrap();
         ids.push(job.id);
     }
-    let mut filter = JobFilter { kind: Some("diag.list".into()), limit: 2, ..Default::default() };
+    let mut filter = JobFilter {
+        kind: Some("diag.list".into()),
+        limit: 2,
+        ..Default::default()
+    };
     let mut seen = Vec::new();
     loop {
         let page = store.list_jobs(&filter).await.unwrap();
@@ -173,7 +246,12 @@ async fn listing_filters_and_pages_newest_first(store: &Store) {
     ids.reverse();
     assert_eq!(seen, ids);
     let none = store
-        .list_jobs(&JobFilter { kind: Some("diag.list".into()), status: Some(JobStatus::Dead), limit: 10, ..Default::default() })
+        .list_jobs(&JobFilter {
+            kind: Some("diag.list".into()),
+            status: Some(JobStatus::Dead),
+            limit: 10,
+            ..Default::default()
+        })
         .await
         .unwrap();
     assert!(none.jobs.is_empty());
@@ -181,13 +259,22 @@ async fn listing_filters_and_pages_newest_first(store: &Store) {
 
 async fn the_outbox_hands_each_due_row_out_once(store: &Store) {
     let before = store.claim_outbox(100, now_ms(), 30_000).await.unwrap();
-    store.delete_outbox(&before.iter().map(|m| m.id).collect::<Vec<_>>()).await.unwrap();
+    store
+        .delete_outbox(&before.iter().map(|m| m.id).collect::<Vec<_>>())
+        .await
+        .unwrap();
     let job = new_job("outbox-key", 3);
     store.admit(&job, "tester", Some(&entry())).await.unwrap();
     let claimed = store.claim_outbox(100, now_ms(), 30_000).await.unwrap();
     assert_eq!(claimed.len(), 1);
     assert_eq!(claimed[0].job_id, job.id);
-    assert!(store.claim_outbox(100, now_ms(), 30_000).await.unwrap().is_empty());
+    assert!(
+        store
+            .claim_outbox(100, now_ms(), 30_000)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     store.delete_outbox(&[claimed[0].id]).await.unwrap();
     assert_eq!(store.outbox_depth().await.unwrap(), 0);
 }
@@ -213,30 +300,73 @@ async fn tokens_are_found_by_hash_until_revoked(store: &Store) {
 }
 
 async fn a_schedule_slot_is_recorded_once(store: &Store) {
-    assert!(store.record_slot("e", 60_000, SlotOutcome::Emitted, Some("j"), 1, "s1").await.unwrap());
-    assert!(!store.record_slot("e", 60_000, SlotOutcome::Emitted, Some("j"), 1, "s2").await.unwrap());
+    assert!(
+        store
+            .record_slot("e", 60_000, SlotOutcome::Emitted, Some("j"), 1, "s1")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .record_slot("e", 60_000, SlotOutcome::Emitted, Some("j"), 1, "s2")
+            .await
+            .unwrap()
+    );
     assert_eq!(store.last_slot("e").await.unwrap(), Some(60_000));
     // A replica that skipped a slot another one emitted does not hide the emission.
-    assert!(store.record_slot("e", 120_000, SlotOutcome::Skipped, None, 1, "s2").await.unwrap());
-    assert!(store.record_slot("e", 120_000, SlotOutcome::Emitted, Some("j2"), 1, "s1").await.unwrap());
-    assert!(!store.record_slot("e", 120_000, SlotOutcome::Skipped, None, 1, "s3").await.unwrap());
+    assert!(
+        store
+            .record_slot("e", 120_000, SlotOutcome::Skipped, None, 1, "s2")
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .record_slot("e", 120_000, SlotOutcome::Emitted, Some("j2"), 1, "s1")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .record_slot("e", 120_000, SlotOutcome::Skipped, None, 1, "s3")
+            .await
+            .unwrap()
+    );
     let counts = store.slot_counts().await.unwrap();
     assert_eq!(counts.len(), 1, "{counts:?}");
-    assert_eq!((counts[0].outcome.as_str(), counts[0].count), ("emitted", 2));
+    assert_eq!(
+        (counts[0].outcome.as_str(), counts[0].count),
+        ("emitted", 2)
+    );
 }
 
 async fn local_queues_lease_ack_and_delay(store: &Store) {
     let q = vec!["lq".to_string()];
     let headers = BTreeMap::new();
     let now = now_ms();
-    store.local_push("lq", "diag.noop", b"a", &headers, now).await.unwrap();
-    store.local_push("lq", "diag.noop", b"b", &headers, now + 60_000).await.unwrap();
+    store
+        .local_push("lq", "diag.noop", b"a", &headers, now)
+        .await
+        .unwrap();
+    store
+        .local_push("lq", "diag.noop", b"b", &headers, now + 60_000)
+        .await
+        .unwrap();
     let got = store.local_claim(&q, 10, now, now + 1_000).await.unwrap();
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].body, b"a");
-    assert!(store.local_claim(&q, 10, now, now + 1_000).await.unwrap().is_empty());
+    assert!(
+        store
+            .local_claim(&q, 10, now, now + 1_000)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     // An expired lease delivers again, counted as a redelivery.
-    let again = store.local_claim(&q, 10, now + 2_000, now + 3_000).await.unwrap();
+    let again = store
+        .local_claim(&q, 10, now + 2_000, now + 3_000)
+        .await
+        .unwrap();
     assert_eq!(again.len(), 1);
     assert_eq!(again[0].delivery_count, 2);
     store.local_ack(again[0].id).await.unwrap();
@@ -330,12 +460,25 @@ mod batches {
             j.idempotency_key = j.id.to_string();
             j
         };
-        let items: Vec<Admit> = [fresh.clone(), reuse, twice_a.clone(), twice_b, no_key.clone()]
-            .into_iter()
-            .map(|job| Admit { job, actor: "tester".into(), outbox: Some(entry()) })
-            .collect();
+        let items: Vec<Admit> = [
+            fresh.clone(),
+            reuse,
+            twice_a.clone(),
+            twice_b,
+            no_key.clone(),
+        ]
+        .into_iter()
+        .map(|job| Admit {
+            job,
+            actor: "tester".into(),
+            outbox: Some(entry()),
+        })
+        .collect();
         let answers = store.admit_many(&items).await.unwrap();
-        assert!(matches!(answers[0], Admission::Created { outbox_id: Some(_) }));
+        assert!(matches!(
+            answers[0],
+            Admission::Created { outbox_id: Some(_) }
+        ));
         assert!(matches!(&answers[1], Admission::Existing { id, .. } if *id == existing.id));
         assert!(matches!(answers[2], Admission::Created { .. }));
         assert!(matches!(&answers[3], Admission::Existing { id, .. } if *id == twice_a.id));
@@ -355,7 +498,10 @@ mod batches {
         // Succeed a batch, one of them with a stale attempt number.
         let done = store
             .succeed_many(
-                &[(fresh.id, 1, serde_json::json!({"n": 1})), (no_key.id, 7, serde_json::json!({}))],
+                &[
+                    (fresh.id, 1, serde_json::json!({"n": 1})),
+                    (no_key.id, 7, serde_json::json!({})),
+                ],
                 now,
                 "w",
             )
@@ -365,9 +511,18 @@ mod batches {
         let job = store.job(fresh.id).await.unwrap().unwrap();
         assert_eq!(job.status, JobStatus::Succeeded);
         assert_eq!(job.result, Some(serde_json::json!({"n": 1})));
-        let events: Vec<String> = store.events(fresh.id).await.unwrap().into_iter().map(|e| e.event).collect();
+        let events: Vec<String> = store
+            .events(fresh.id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.event)
+            .collect();
         assert_eq!(events, ["accepted", "started", "succeeded"]);
-        assert_eq!(store.job(no_key.id).await.unwrap().unwrap().status, JobStatus::Running);
+        assert_eq!(
+            store.job(no_key.id).await.unwrap().unwrap().status,
+            JobStatus::Running
+        );
     }
 
     #[tokio::test]

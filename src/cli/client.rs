@@ -23,25 +23,37 @@ impl Client {
         let saved: Option<Value> = std::fs::read(settings.data_dir().join(CLIENT_FILE))
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok());
-        let from_saved = |key: &str| saved.as_ref().and_then(|s| s[key].as_str()).map(str::to_owned);
-        let url = settings
-            .url
-            .clone()
-            .or_else(|| from_saved("url"))
-            .context("no api URL: pass --url or set LONGSHORE_URL (or start `longshore dev` here)")?;
+        let from_saved = |key: &str| {
+            saved
+                .as_ref()
+                .and_then(|s| s[key].as_str())
+                .map(str::to_owned)
+        };
+        let url = settings.url.clone().or_else(|| from_saved("url")).context(
+            "no api URL: pass --url or set LONGSHORE_URL (or start `longshore dev` here)",
+        )?;
         let token = settings
             .token
             .clone()
             .or_else(|| from_saved("token"))
-            .context("no api token: pass --token or set LONGSHORE_TOKEN (or start `longshore dev` here)")?;
+            .context(
+                "no api token: pass --token or set LONGSHORE_TOKEN (or start `longshore dev` here)",
+            )?;
         Ok(Client {
-            http: reqwest::Client::builder().timeout(Duration::from_secs(30)).build()?,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()?,
             url: url.trim_end_matches('/').to_owned(),
             token,
         })
     }
 
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> anyhow::Result<Value> {
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<Value> {
         let mut req = self
             .http
             .request(method, format!("{}{path}", self.url))
@@ -49,12 +61,21 @@ impl Client {
         if let Some(body) = body {
             req = req.json(&body);
         }
-        let resp = req.send().await.with_context(|| format!("calling {}", self.url))?;
+        let resp = req
+            .send()
+            .await
+            .with_context(|| format!("calling {}", self.url))?;
         let status = resp.status();
         let body: Value = resp.json().await.unwrap_or(Value::Null);
         if !status.is_success() {
-            let field = body["field"].as_str().map(|f| format!(" ({f})")).unwrap_or_default();
-            bail!("{status}: {}{field}", body["message"].as_str().unwrap_or("no details"));
+            let field = body["field"]
+                .as_str()
+                .map(|f| format!(" ({f})"))
+                .unwrap_or_default();
+            bail!(
+                "{status}: {}{field}",
+                body["message"].as_str().unwrap_or("no details")
+            );
         }
         Ok(body)
     }
@@ -139,7 +160,13 @@ pub async fn submit(settings: &Settings, args: SubmitArgs) -> anyhow::Result<Exi
 pub async fn jobs(settings: &Settings, cmd: JobsCommand) -> anyhow::Result<ExitCode> {
     let client = Client::from_settings(settings)?;
     match cmd {
-        JobsCommand::List { status, kind, tenant, limit, json } => {
+        JobsCommand::List {
+            status,
+            kind,
+            tenant,
+            limit,
+            json,
+        } => {
             let mut query = vec![format!("limit={limit}")];
             for (k, v) in [("status", status), ("kind", kind), ("tenant", tenant)] {
                 if let Some(v) = v {
@@ -150,7 +177,10 @@ pub async fn jobs(settings: &Settings, cmd: JobsCommand) -> anyhow::Result<ExitC
             if json {
                 println!("{}", serde_json::to_string_pretty(&page)?);
             } else {
-                println!("{:<36}  {:<28}  {:<9}  {:>3}  CREATED", "ID", "KIND", "STATUS", "TRY");
+                println!(
+                    "{:<36}  {:<28}  {:<9}  {:>3}  CREATED",
+                    "ID", "KIND", "STATUS", "TRY"
+                );
                 for job in page["jobs"].as_array().into_iter().flatten() {
                     println!(
                         "{:<36}  {:<28}  {:<9}  {:>3}  {}",
@@ -171,13 +201,25 @@ pub async fn jobs(settings: &Settings, cmd: JobsCommand) -> anyhow::Result<ExitC
         }
         JobsCommand::Watch { id } => watch(&client, &id).await,
         JobsCommand::Retry { id } => {
-            let answer = client.post(&format!("/v1/jobs/{id}/retry"), json!({})).await?;
-            println!("{} {}", answer["job_id"].as_str().unwrap_or_default(), answer["status"].as_str().unwrap_or_default());
+            let answer = client
+                .post(&format!("/v1/jobs/{id}/retry"), json!({}))
+                .await?;
+            println!(
+                "{} {}",
+                answer["job_id"].as_str().unwrap_or_default(),
+                answer["status"].as_str().unwrap_or_default()
+            );
             Ok(ExitCode::SUCCESS)
         }
         JobsCommand::Cancel { id } => {
-            let answer = client.post(&format!("/v1/jobs/{id}/cancel"), json!({})).await?;
-            println!("{} {}", answer["job_id"].as_str().unwrap_or_default(), answer["status"].as_str().unwrap_or_default());
+            let answer = client
+                .post(&format!("/v1/jobs/{id}/cancel"), json!({}))
+                .await?;
+            println!(
+                "{} {}",
+                answer["job_id"].as_str().unwrap_or_default(),
+                answer["status"].as_str().unwrap_or_default()
+            );
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -191,7 +233,10 @@ async fn watch(client: &Client, id: &str) -> anyhow::Result<ExitCode> {
         let job = client.get(&format!("/v1/jobs/{id}")).await?;
         let events = job["events"].as_array().cloned().unwrap_or_default();
         for event in events.iter().skip(shown_events) {
-            let detail = event["detail"].as_str().map(|d| format!("  {d}")).unwrap_or_default();
+            let detail = event["detail"]
+                .as_str()
+                .map(|d| format!("  {d}"))
+                .unwrap_or_default();
             println!(
                 "{}  {:<10} attempt {}  by {}{detail}",
                 event["at"].as_str().unwrap_or_default(),
@@ -201,7 +246,10 @@ async fn watch(client: &Client, id: &str) -> anyhow::Result<ExitCode> {
             );
         }
         shown_events = events.len();
-        if job["status"] == "running" && job["progress"] != last_progress && !job["progress"].is_null() {
+        if job["status"] == "running"
+            && job["progress"] != last_progress
+            && !job["progress"].is_null()
+        {
             println!("    progress: {}", job["progress"]);
             last_progress = job["progress"].clone();
         }

@@ -40,7 +40,10 @@ pub async fn run(settings: &Settings, args: DevArgs) -> anyhow::Result<ExitCode>
     let local = LocalTransport::new(store.clone(), topology(&config));
     let recovered = local.recover().await?;
     if recovered > 0 {
-        tracing::info!(recovered, "deliveries left unsettled by the last run will run again");
+        tracing::info!(
+            recovered,
+            "deliveries left unsettled by the last run will run again"
+        );
     }
     let transport = Transport::Local(local);
     let stop = shutdown_token();
@@ -62,15 +65,25 @@ pub async fn run(settings: &Settings, args: DevArgs) -> anyhow::Result<ExitCode>
     let intake = intake(&config, &store, &transport, &stop);
     let listener = tokio::net::TcpListener::bind(config.api.listen)
         .await
-        .with_context(|| format!("listening on {} (choose another with --listen)", config.api.listen))?;
+        .with_context(|| {
+            format!(
+                "listening on {} (choose another with --listen)",
+                config.api.listen
+            )
+        })?;
     let url = format!("http://{}", listener.local_addr()?);
 
     store.revoke_token(DEV_TOKEN, now_ms()).await?;
     let token = super::tokens::create(&store, DEV_TOKEN, Role::Admin, None, None, "dev").await?;
     let client_file = data_dir.join(CLIENT_FILE);
-    write_private(&client_file, &serde_json::to_vec_pretty(&json!({ "url": url, "token": token }))?)?;
+    write_private(
+        &client_file,
+        &serde_json::to_vec_pretty(&json!({ "url": url, "token": token }))?,
+    )?;
 
-    let state = longshore_api::AppState::new(intake.clone(), transport.clone(), config.api.body_limit);
+    let state =
+        longshore_api::AppState::new(intake.clone(), transport.clone(), config.api.body_limit)
+            .with_config(std::sync::Arc::new(config.clone()));
     let until = stop.clone();
     let api = tokio::spawn(async move {
         longshore_api::serve(listener, state, async move { until.cancelled().await }).await
@@ -80,8 +93,13 @@ pub async fn run(settings: &Settings, args: DevArgs) -> anyhow::Result<ExitCode>
         None
     } else {
         let entries = longshore_scheduler::parse_entries(&config.scheduler.entries)?;
-        let emitter = longshore_scheduler::Emitter::new(intake, super::settings::process_id("scheduler"));
-        Some(tokio::spawn(longshore_scheduler::run(entries, emitter, stop.clone())))
+        let emitter =
+            longshore_scheduler::Emitter::new(intake, super::settings::process_id("scheduler"));
+        Some(tokio::spawn(longshore_scheduler::run(
+            entries,
+            emitter,
+            stop.clone(),
+        )))
     };
 
     let kube_line = match &memkube {
@@ -115,8 +133,8 @@ pub async fn run(settings: &Settings, args: DevArgs) -> anyhow::Result<ExitCode>
 
 /// Writes a file only its owner can read: it holds a live admin token.
 fn write_private(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
     use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create(true)

@@ -22,7 +22,10 @@ staticPasswords: []
 ";
 
 /// Starts the in-memory API (state kept under `data_dir`) and writes its kubeconfig.
-pub async fn start(data_dir: &Path, config: &Config) -> anyhow::Result<(Handle, std::path::PathBuf)> {
+pub async fn start(
+    data_dir: &Path,
+    config: &Config,
+) -> anyhow::Result<(Handle, std::path::PathBuf)> {
     let handle = MemKube::builder()
         .with_standard_crds()
         .state_file(data_dir.join("kube-state.json"))
@@ -69,7 +72,10 @@ fn seed(handle: &Handle, config: &Config) {
         })
     });
     for object in wanted {
-        let (api_version, kind) = (object["apiVersion"].as_str().unwrap_or_default(), object["kind"].as_str().unwrap_or_default());
+        let (api_version, kind) = (
+            object["apiVersion"].as_str().unwrap_or_default(),
+            object["kind"].as_str().unwrap_or_default(),
+        );
         let plural = match kind {
             "Namespace" => "namespaces",
             "Deployment" => "deployments",

@@ -25,7 +25,12 @@ pub fn init_logging(config: &Config) {
 pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
     let store = Store::connect(&config.database.url, config.database.max_connections)
         .await
-        .with_context(|| format!("opening the job store at {}", redact_url(&config.database.url)))?;
+        .with_context(|| {
+            format!(
+                "opening the job store at {}",
+                redact_url(&config.database.url)
+            )
+        })?;
     store.migrate().await.context("migrating the job store")?;
     Ok(store)
 }
@@ -47,7 +52,12 @@ pub fn amqp(config: &Config, role: &str) -> Transport {
 }
 
 /// Intake plus the relay that republishes unconfirmed outbox rows.
-pub fn intake(config: &Config, store: &Store, transport: &Transport, stop: &CancellationToken) -> Intake {
+pub fn intake(
+    config: &Config,
+    store: &Store,
+    transport: &Transport,
+    stop: &CancellationToken,
+) -> Intake {
     let publisher = OutboxPublisher::start(store.clone(), transport.clone());
     tokio::spawn(run_relay(
         store.clone(),
@@ -77,11 +87,21 @@ pub async fn kube_targets(config: &Config) -> Option<KubeTargets> {
     }
 }
 
-pub fn worker_runtime(config: &Config, store: &Store, transport: &Transport, kube: Option<KubeTargets>) -> Arc<Runtime> {
+pub fn worker_runtime(
+    config: &Config,
+    store: &Store,
+    transport: &Transport,
+    kube: Option<KubeTargets>,
+) -> Arc<Runtime> {
     let families: Vec<Family> = if config.worker.families.is_empty() {
         Family::ALL.to_vec()
     } else {
-        config.worker.families.iter().filter_map(|f| Family::parse(f)).collect()
+        config
+            .worker
+            .families
+            .iter()
+            .filter_map(|f| Family::parse(f))
+            .collect()
     };
     let mut sources: Vec<Source> = families.into_iter().map(Source::Family).collect();
     // Whoever consumes every family also sorts out what matched none.
@@ -89,7 +109,11 @@ pub fn worker_runtime(config: &Config, store: &Store, transport: &Transport, kub
         sources.push(Source::Unrouted);
     }
     let settings = RuntimeSettings {
-        worker_id: config.worker.id.clone().unwrap_or_else(|| process_id("worker")),
+        worker_id: config
+            .worker
+            .id
+            .clone()
+            .unwrap_or_else(|| process_id("worker")),
         concurrency: config.worker.concurrency,
         lease: Duration::from_secs(config.worker.lease_secs.max(1)),
         grace: Duration::from_secs(config.worker.grace_secs),
@@ -102,7 +126,12 @@ pub fn worker_runtime(config: &Config, store: &Store, transport: &Transport, kub
         kube,
         config: Arc::new(config.clone()),
     });
-    Runtime::new(settings, transport.clone(), longshore_worker::handlers::registry(), services)
+    Runtime::new(
+        settings,
+        transport.clone(),
+        longshore_worker::handlers::registry(),
+        services,
+    )
 }
 
 pub async fn api(settings: &Settings) -> anyhow::Result<ExitCode> {
@@ -119,7 +148,8 @@ pub async fn api(settings: &Settings) -> anyhow::Result<ExitCode> {
         .await
         .with_context(|| format!("listening on {}", config.api.listen))?;
     tracing::info!(listen = %listener.local_addr()?, "api listening");
-    let state = longshore_api::AppState::new(intake, transport, config.api.body_limit);
+    let state = longshore_api::AppState::new(intake, transport, config.api.body_limit)
+        .with_config(Arc::new(config.clone()));
     let until = stop.clone();
     longshore_api::serve(listener, state, async move { until.cancelled().await }).await?;
     Ok(ExitCode::SUCCESS)
@@ -132,7 +162,9 @@ pub async fn worker(settings: &Settings) -> anyhow::Result<ExitCode> {
     let transport = amqp(&config, "worker");
     let stop = shutdown_token();
     let kube = kube_targets(&config).await;
-    worker_runtime(&config, &store, &transport, kube).run(stop).await;
+    worker_runtime(&config, &store, &transport, kube)
+        .run(stop)
+        .await;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -144,16 +176,20 @@ pub async fn scheduler(settings: &Settings, once: Option<String>) -> anyhow::Res
     let transport = amqp(&config, "scheduler");
     let stop = shutdown_token();
     let intake = intake(&config, &store, &transport, &stop);
-    let id = config.scheduler.id.clone().unwrap_or_else(|| process_id("scheduler"));
+    let id = config
+        .scheduler
+        .id
+        .clone()
+        .unwrap_or_else(|| process_id("scheduler"));
     let emitter = longshore_scheduler::Emitter::new(intake, id);
     if let Some(name) = once {
-        let entry = entries
-            .iter()
-            .find(|e| e.name == name)
-            .with_context(|| {
-                let names: Vec<_> = entries.iter().map(|e| e.name.as_str()).collect();
-                format!("no enabled schedule entry `{name}` (entries: {})", names.join(", "))
-            })?;
+        let entry = entries.iter().find(|e| e.name == name).with_context(|| {
+            let names: Vec<_> = entries.iter().map(|e| e.name.as_str()).collect();
+            format!(
+                "no enabled schedule entry `{name}` (entries: {})",
+                names.join(", ")
+            )
+        })?;
         let slot = chrono::Utc::now().with_nanosecond_zero();
         let outcome = emitter.emit(entry, slot).await?;
         println!("{}", serde_json::to_string(&describe(&outcome))?);
@@ -167,8 +203,12 @@ fn describe(outcome: &longshore_scheduler::Emitted) -> serde_json::Value {
     use longshore_scheduler::Emitted;
     match outcome {
         Emitted::Created(id) => serde_json::json!({"job_id": id, "outcome": "emitted"}),
-        Emitted::AlreadyEmitted(id) => serde_json::json!({"job_id": id, "outcome": "already emitted"}),
-        Emitted::Skipped { running } => serde_json::json!({"running": running, "outcome": "skipped"}),
+        Emitted::AlreadyEmitted(id) => {
+            serde_json::json!({"job_id": id, "outcome": "already emitted"})
+        }
+        Emitted::Skipped { running } => {
+            serde_json::json!({"running": running, "outcome": "skipped"})
+        }
     }
 }
 
@@ -187,6 +227,9 @@ pub async fn migrate(settings: &Settings) -> anyhow::Result<ExitCode> {
     let config = settings.load()?;
     init_logging(&config);
     open_store(&config).await?;
-    println!("job store at {} is up to date", redact_url(&config.database.url));
+    println!(
+        "job store at {} is up to date",
+        redact_url(&config.database.url)
+    );
     Ok(ExitCode::SUCCESS)
 }

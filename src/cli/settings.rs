@@ -15,95 +15,245 @@ pub struct Settings {
     pub config: Option<PathBuf>,
 
     /// Job store: postgres://user:pass@host/db or sqlite://path [default: sqlite://longshore.db].
-    #[arg(long, global = true, env = "LONGSHORE_DATABASE_URL", value_name = "URL", help_heading = "Store")]
+    #[arg(
+        long,
+        global = true,
+        env = "LONGSHORE_DATABASE_URL",
+        value_name = "URL",
+        help_heading = "Store"
+    )]
     pub database_url: Option<String>,
     /// Store connection pool size [default: 10].
-    #[arg(long, global = true, env = "LONGSHORE_DATABASE_MAX_CONNECTIONS", value_name = "N", help_heading = "Store")]
+    #[arg(
+        long,
+        global = true,
+        env = "LONGSHORE_DATABASE_MAX_CONNECTIONS",
+        value_name = "N",
+        help_heading = "Store"
+    )]
     pub database_max_connections: Option<u32>,
 
     /// RabbitMQ URL [default: amqp://guest:guest@127.0.0.1:5672/%2f].
-    #[arg(long, global = true, env = "LONGSHORE_AMQP_URL", value_name = "URL", help_heading = "Broker")]
+    #[arg(
+        long,
+        global = true,
+        env = "LONGSHORE_AMQP_URL",
+        value_name = "URL",
+        help_heading = "Broker"
+    )]
     pub amqp_url: Option<String>,
     /// Prefix of every exchange and queue [default: longshore].
-    #[arg(long, global = true, env = "LONGSHORE_BROKER_PREFIX", value_name = "NAME", help_heading = "Broker")]
+    #[arg(
+        long,
+        global = true,
+        env = "LONGSHORE_BROKER_PREFIX",
+        value_name = "NAME",
+        help_heading = "Broker"
+    )]
     pub broker_prefix: Option<String>,
     /// Declare quorum queues instead of classic ones [default: false].
-    #[arg(long, global = true, env = "LONGSHORE_QUORUM_QUEUES", value_name = "BOOL", help_heading = "Broker")]
+    #[arg(
+        long,
+        global = true,
+        env = "LONGSHORE_QUORUM_QUEUES",
+        value_name = "BOOL",
+        help_heading = "Broker"
+    )]
     pub quorum_queues: Option<bool>,
     /// Quorum queues' x-delivery-limit [default: 50].
-    #[arg(long, global = true, env = "LONGSHORE_DELIVERY_LIMIT", value_name = "N", help_heading = "Broker")]
+    #[arg(
+        long,
+        global = true,
+        env = "LONGSHORE_DELIVERY_LIMIT",
+        value_name = "N",
+        help_heading = "Broker"
+    )]
     pub delivery_limit: Option<u32>,
 
     /// Address the api listens on [default: 127.0.0.1:8080].
-    #[arg(long, global = true, env = "LONGSHORE_LISTEN", value_name = "ADDR", help_heading = "Api")]
+    #[arg(
+        long,
+        global = true,
+        env = "LONGSHORE_LISTEN",
+        value_name = "ADDR",
+        help_heading = "Api"
+    )]
     pub listen: Option<SocketAddr>,
     /// Largest request body in bytes [default: 262144].
-    #[arg(long, global = true, env = "LONGSHORE_BODY_LIMIT", value_name = "BYTES", help_heading = "Api")]
+    #[arg(
+        long,
+        global = true,
+        env = "LONGSHORE_BODY_LIMIT",
+        value_name = "BYTES",
+        help_heading = "Api"
+    )]
     pub body_limit: Option<usize>,
     /// How long a submission waits for the broker's confirm [default: 2000].
-    #[arg(long, global = true, env = "LONGSHORE_PUBLISH_WAIT_MS", value_name = "MS", help_heading = "Api")]
+    #[arg(
+        long,
+        global = true,
+        env = "LONGSHORE_PUBLISH_WAIT_MS",
+        value_name = "MS",
+        help_heading = "Api"
+    )]
     pub publish_wait_ms: Option<u64>,
     /// How often the outbox relay runs [default: 1000].
-    #[arg(long, global = true, env = "LONGSHORE_RELAY_INTERVAL_MS", value_name = "MS", help_heading = "Api")]
+    #[arg(
+        long,
+        global = true,
+        env = "LONGSHORE_RELAY_INTERVAL_MS",
+        value_name = "MS",
+        help_heading = "Api"
+    )]
     pub relay_interval_ms: Option<u64>,
 
     /// Jobs a worker runs at once (also its prefetch) [default: 16].
-    #[arg(long, global = true, env = "LONGSHORE_CONCURRENCY", value_name = "N", help_heading = "Worker")]
+    #[arg(
+        long,
+        global = true,
+        env = "LONGSHORE_CONCURRENCY",
+        value_name = "N",
+        help_heading = "Worker"
+    )]
     pub concurrency: Option<u16>,
     /// Attempt lease in seconds, renewed while the job runs [default: 30].
-    #[arg(long, global = true, env = "LONGSHORE_LEASE_SECS", value_name = "SECS", help_heading = "Worker")]
+    #[arg(
+        long,
+        global = true,
+        env = "LONGSHORE_LEASE_SECS",
+        value_name = "SECS",
+        help_heading = "Worker"
+    )]
     pub lease_secs: Option<u64>,
     /// Shutdown grace period in seconds [default: 25].
-    #[arg(long, global = true, env = "LONGSHORE_GRACE_SECS", value_name = "SECS", help_heading = "Worker")]
+    #[arg(
+        long,
+        global = true,
+        env = "LONGSHORE_GRACE_SECS",
+        value_name = "SECS",
+        help_heading = "Worker"
+    )]
     pub grace_secs: Option<u64>,
     /// First retry delay, doubled per attempt with jitter [default: 1000].
-    #[arg(long, global = true, env = "LONGSHORE_RETRY_BASE_MS", value_name = "MS", help_heading = "Worker")]
+    #[arg(
+        long,
+        global = true,
+        env = "LONGSHORE_RETRY_BASE_MS",
+        value_name = "MS",
+        help_heading = "Worker"
+    )]
     pub retry_base_ms: Option<u64>,
     /// Longest retry delay [default: 600000].
-    #[arg(long, global = true, env = "LONGSHORE_RETRY_MAX_MS", value_name = "MS", help_heading = "Worker")]
+    #[arg(
+        long,
+        global = true,
+        env = "LONGSHORE_RETRY_MAX_MS",
+        value_name = "MS",
+        help_heading = "Worker"
+    )]
     pub retry_max_ms: Option<u64>,
     /// Families to consume, comma-separated (default: all).
-    #[arg(long, global = true, env = "LONGSHORE_FAMILIES", value_name = "LIST", value_delimiter = ',', help_heading = "Worker")]
+    #[arg(
+        long,
+        global = true,
+        env = "LONGSHORE_FAMILIES",
+        value_name = "LIST",
+        value_delimiter = ',',
+        help_heading = "Worker"
+    )]
     pub families: Option<Vec<String>>,
     /// Worker id in the audit trail [default: worker@HOST:PID].
-    #[arg(long, global = true, env = "LONGSHORE_WORKER_ID", value_name = "ID", help_heading = "Worker")]
+    #[arg(
+        long,
+        global = true,
+        env = "LONGSHORE_WORKER_ID",
+        value_name = "ID",
+        help_heading = "Worker"
+    )]
     pub worker_id: Option<String>,
 
     /// Kubeconfig of the `default` target cluster (default: in-cluster service account,
     /// else $KUBECONFIG / ~/.kube/config; `dev`: its in-memory Kubernetes API).
-    #[arg(long, global = true, env = "LONGSHORE_KUBECONFIG", value_name = "FILE", help_heading = "Kubernetes")]
+    #[arg(
+        long,
+        global = true,
+        env = "LONGSHORE_KUBECONFIG",
+        value_name = "FILE",
+        help_heading = "Kubernetes"
+    )]
     pub kubeconfig: Option<PathBuf>,
     /// Context of that kubeconfig (default: its current context).
-    #[arg(long, global = true, env = "LONGSHORE_KUBE_CONTEXT", value_name = "NAME", help_heading = "Kubernetes")]
+    #[arg(
+        long,
+        global = true,
+        env = "LONGSHORE_KUBE_CONTEXT",
+        value_name = "NAME",
+        help_heading = "Kubernetes"
+    )]
     pub kube_context: Option<String>,
 
     /// Scheduler id in the audit trail [default: scheduler@HOST:PID].
-    #[arg(long, global = true, env = "LONGSHORE_SCHEDULER_ID", value_name = "ID", help_heading = "Scheduler")]
+    #[arg(
+        long,
+        global = true,
+        env = "LONGSHORE_SCHEDULER_ID",
+        value_name = "ID",
+        help_heading = "Scheduler"
+    )]
     pub scheduler_id: Option<String>,
 
     /// Log format: text or json [default: text].
-    #[arg(long, global = true, env = "LONGSHORE_LOG_FORMAT", value_name = "FORMAT", help_heading = "Logging")]
+    #[arg(
+        long,
+        global = true,
+        env = "LONGSHORE_LOG_FORMAT",
+        value_name = "FORMAT",
+        help_heading = "Logging"
+    )]
     pub log_format: Option<String>,
     /// Log filter in tracing syntax [default: info].
-    #[arg(long = "log", global = true, env = "LONGSHORE_LOG", value_name = "FILTER", help_heading = "Logging")]
+    #[arg(
+        long = "log",
+        global = true,
+        env = "LONGSHORE_LOG",
+        value_name = "FILTER",
+        help_heading = "Logging"
+    )]
     pub log_filter: Option<String>,
 
     /// Api URL for client commands (default: the running `longshore dev`'s).
-    #[arg(long, global = true, env = "LONGSHORE_URL", value_name = "URL", help_heading = "Client")]
+    #[arg(
+        long,
+        global = true,
+        env = "LONGSHORE_URL",
+        value_name = "URL",
+        help_heading = "Client"
+    )]
     pub url: Option<String>,
     /// Api token for client commands (default: the running `longshore dev`'s).
-    #[arg(long, global = true, env = "LONGSHORE_TOKEN", value_name = "TOKEN", hide_env_values = true, help_heading = "Client")]
+    #[arg(
+        long,
+        global = true,
+        env = "LONGSHORE_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true,
+        help_heading = "Client"
+    )]
     pub token: Option<String>,
     /// Where `longshore dev` keeps its database and client settings [default: .longshore].
-    #[arg(long, global = true, env = "LONGSHORE_DATA_DIR", value_name = "DIR", help_heading = "Client")]
+    #[arg(
+        long,
+        global = true,
+        env = "LONGSHORE_DATA_DIR",
+        value_name = "DIR",
+        help_heading = "Client"
+    )]
     pub data_dir: Option<PathBuf>,
 }
 
 fn put(root: &mut Map<String, Value>, section: &str, key: &str, value: Option<Value>) {
     if let Some(value) = value {
-        let entry = root
-            .entry(section.to_owned())
-            .or_insert_with(|| json!({}));
+        let entry = root.entry(section.to_owned()).or_insert_with(|| json!({}));
         entry[key] = value;
     }
 }
@@ -113,22 +263,77 @@ impl Settings {
     pub fn overrides(&self) -> Value {
         let mut root = Map::new();
         let r = &mut root;
-        put(r, "database", "url", self.database_url.clone().map(Value::from));
-        put(r, "database", "max_connections", self.database_max_connections.map(Value::from));
+        put(
+            r,
+            "database",
+            "url",
+            self.database_url.clone().map(Value::from),
+        );
+        put(
+            r,
+            "database",
+            "max_connections",
+            self.database_max_connections.map(Value::from),
+        );
         put(r, "broker", "url", self.amqp_url.clone().map(Value::from));
-        put(r, "broker", "prefix", self.broker_prefix.clone().map(Value::from));
+        put(
+            r,
+            "broker",
+            "prefix",
+            self.broker_prefix.clone().map(Value::from),
+        );
         put(r, "broker", "quorum", self.quorum_queues.map(Value::from));
-        put(r, "broker", "delivery_limit", self.delivery_limit.map(Value::from));
-        put(r, "api", "listen", self.listen.map(|a| Value::from(a.to_string())));
+        put(
+            r,
+            "broker",
+            "delivery_limit",
+            self.delivery_limit.map(Value::from),
+        );
+        put(
+            r,
+            "api",
+            "listen",
+            self.listen.map(|a| Value::from(a.to_string())),
+        );
         put(r, "api", "body_limit", self.body_limit.map(Value::from));
-        put(r, "api", "publish_wait_ms", self.publish_wait_ms.map(Value::from));
-        put(r, "api", "relay_interval_ms", self.relay_interval_ms.map(Value::from));
-        put(r, "worker", "concurrency", self.concurrency.map(Value::from));
+        put(
+            r,
+            "api",
+            "publish_wait_ms",
+            self.publish_wait_ms.map(Value::from),
+        );
+        put(
+            r,
+            "api",
+            "relay_interval_ms",
+            self.relay_interval_ms.map(Value::from),
+        );
+        put(
+            r,
+            "worker",
+            "concurrency",
+            self.concurrency.map(Value::from),
+        );
         put(r, "worker", "lease_secs", self.lease_secs.map(Value::from));
         put(r, "worker", "grace_secs", self.grace_secs.map(Value::from));
-        put(r, "worker", "retry_base_ms", self.retry_base_ms.map(Value::from));
-        put(r, "worker", "retry_max_ms", self.retry_max_ms.map(Value::from));
-        put(r, "worker", "families", self.families.clone().map(Value::from));
+        put(
+            r,
+            "worker",
+            "retry_base_ms",
+            self.retry_base_ms.map(Value::from),
+        );
+        put(
+            r,
+            "worker",
+            "retry_max_ms",
+            self.retry_max_ms.map(Value::from),
+        );
+        put(
+            r,
+            "worker",
+            "families",
+            self.families.clone().map(Value::from),
+        );
         put(r, "worker", "id", self.worker_id.clone().map(Value::from));
         if self.kubeconfig.is_some() || self.kube_context.is_some() {
             let target = json!({
@@ -138,7 +343,12 @@ impl Settings {
             });
             put(r, "kube", "targets", Some(json!([target])));
         }
-        put(r, "scheduler", "id", self.scheduler_id.clone().map(Value::from));
+        put(
+            r,
+            "scheduler",
+            "id",
+            self.scheduler_id.clone().map(Value::from),
+        );
         put(r, "log", "format", self.log_format.clone().map(Value::from));
         put(r, "log", "filter", self.log_filter.clone().map(Value::from));
         Value::Object(root)
@@ -149,7 +359,9 @@ impl Settings {
     }
 
     pub fn data_dir(&self) -> PathBuf {
-        self.data_dir.clone().unwrap_or_else(|| PathBuf::from(".longshore"))
+        self.data_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(".longshore"))
     }
 }
 

@@ -34,7 +34,14 @@ pub enum TokenCommand {
     Revoke { id_or_name: String },
 }
 
-pub async fn create(store: &Store, name: &str, role: Role, tenant: Option<String>, targets: Option<Vec<String>>, by: &str) -> anyhow::Result<String> {
+pub async fn create(
+    store: &Store,
+    name: &str,
+    role: Role,
+    tenant: Option<String>,
+    targets: Option<Vec<String>>,
+    by: &str,
+) -> anyhow::Result<String> {
     let token = generate_token();
     store
         .create_token(&NewToken {
@@ -55,17 +62,39 @@ pub async fn run(settings: &Settings, cmd: TokenCommand) -> anyhow::Result<ExitC
     let config = settings.load()?;
     let store = open_store(&config).await?;
     match cmd {
-        TokenCommand::Create { name, role, tenant, targets } => {
+        TokenCommand::Create {
+            name,
+            role,
+            tenant,
+            targets,
+        } => {
             let targets = (!targets.is_empty()).then_some(targets);
             let token = create(&store, &name, role, tenant, targets, "cli").await?;
             println!("{token}");
-            eprintln!("token `{name}` ({}) created; it is shown only now", role.as_str());
+            eprintln!(
+                "token `{name}` ({}) created; it is shown only now",
+                role.as_str()
+            );
         }
         TokenCommand::List => {
-            println!("{:<36}  {:<20}  {:<8}  {:<10}  CREATED", "ID", "NAME", "ROLE", "STATE");
+            println!(
+                "{:<36}  {:<20}  {:<8}  {:<10}  CREATED",
+                "ID", "NAME", "ROLE", "STATE"
+            );
             for t in store.list_tokens().await? {
-                let state = if t.revoked_at.is_some() { "revoked" } else { "live" };
-                println!("{:<36}  {:<20}  {:<8}  {:<10}  {}", t.id, t.name, t.role, state, to_rfc3339(t.created_at));
+                let state = if t.revoked_at.is_some() {
+                    "revoked"
+                } else {
+                    "live"
+                };
+                println!(
+                    "{:<36}  {:<20}  {:<8}  {:<10}  {}",
+                    t.id,
+                    t.name,
+                    t.role,
+                    state,
+                    to_rfc3339(t.created_at)
+                );
             }
         }
         TokenCommand::Revoke { id_or_name } => {

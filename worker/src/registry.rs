@@ -12,7 +12,8 @@ use longshore_shared::job::{Failure, Outcome};
 use crate::Context;
 
 pub type HandlerResult = Result<Outcome, Failure>;
-type Boxed = Arc<dyn Fn(serde_json::Value, Context) -> BoxFuture<'static, HandlerResult> + Send + Sync>;
+type Boxed =
+    Arc<dyn Fn(serde_json::Value, Context) -> BoxFuture<'static, HandlerResult> + Send + Sync>;
 
 #[derive(Default, Clone)]
 pub struct Registry {
@@ -51,7 +52,12 @@ impl Registry {
 
     /// Runs the handler of `kind`; a kind of the catalogue without a handler fails
     /// permanently rather than pretending to succeed.
-    pub fn run(&self, kind: &str, payload: serde_json::Value, ctx: Context) -> BoxFuture<'static, HandlerResult> {
+    pub fn run(
+        &self,
+        kind: &str,
+        payload: serde_json::Value,
+        ctx: Context,
+    ) -> BoxFuture<'static, HandlerResult> {
         match self.handlers.get(kind) {
             Some(handler) => handler(payload, ctx),
             None => {

@@ -125,7 +125,10 @@ impl Caller {
             (Some(own), None) => Ok(Some(own.clone())),
             (Some(own), Some(asked)) if *own == asked => Ok(Some(asked)),
             (Some(own), Some(asked)) => Err(ApiError::Forbidden {
-                message: format!("token `{}` acts only for tenant `{own}`, not `{asked}`", self.name),
+                message: format!(
+                    "token `{}` acts only for tenant `{own}`, not `{asked}`",
+                    self.name
+                ),
                 field: Some("tenant".into()),
             }),
         }
@@ -149,18 +152,25 @@ impl Caller {
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let header = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .ok_or_else(|| ApiError::Unauthorized("missing `Authorization: Bearer <token>` header".into()))?;
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let header = parts.headers.get(header::AUTHORIZATION).ok_or_else(|| {
+            ApiError::Unauthorized("missing `Authorization: Bearer <token>` header".into())
+        })?;
         let token = header
             .to_str()
             .ok()
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
             .map(str::trim)
             .filter(|t| !t.is_empty())
-            .ok_or_else(|| ApiError::Unauthorized("the Authorization header is not a bearer token".into()))?;
+            .ok_or_else(|| {
+                ApiError::Unauthorized("the Authorization header is not a bearer token".into())
+            })?;
         let hash = hash_token(token);
         let record = state
             .tokens

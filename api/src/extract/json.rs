@@ -24,7 +24,12 @@ where
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(|ct| {
-                let mime = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+                let mime = ct
+                    .split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase();
                 mime == "application/json" || mime.ends_with("+json")
             })
             .unwrap_or(false);
@@ -43,17 +48,19 @@ where
                 }
             }
         })?;
-        let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| ApiError::BadRequest {
-            message: format!("the body is not valid JSON: {e}"),
-            field: Some("body".into()),
-        })?;
-        let parsed = longshore_shared::domain::field_error::deserialize_at("", &value)
-            .map_err(|mut e| {
+        let value: serde_json::Value =
+            serde_json::from_slice(&bytes).map_err(|e| ApiError::BadRequest {
+                message: format!("the body is not valid JSON: {e}"),
+                field: Some("body".into()),
+            })?;
+        let parsed = longshore_shared::domain::field_error::deserialize_at("", &value).map_err(
+            |mut e| {
                 if e.field.is_empty() {
                     e.field = "body".into();
                 }
                 ApiError::Invalid(e)
-            })?;
+            },
+        )?;
         Ok(Json(parsed))
     }
 }

@@ -1,10 +1,10 @@
 //! `POST /v1/commands`: any kind of the catalogue, as an envelope without id.
 
+use axum::Router;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::post;
-use axum::Router;
 use longshore_shared::access::Role;
 use longshore_shared::command::ENVELOPE_VERSION;
 use longshore_shared::command::envelope::default_target;
@@ -44,7 +44,10 @@ fn version() -> u32 {
 }
 
 /// The idempotency key of a request: the `Idempotency-Key` header, else the body's.
-pub fn idempotency_key(headers: &HeaderMap, body_key: Option<String>) -> Result<Option<String>, ApiError> {
+pub fn idempotency_key(
+    headers: &HeaderMap,
+    body_key: Option<String>,
+) -> Result<Option<String>, ApiError> {
     let header = match headers.get("idempotency-key") {
         Some(v) => Some(
             v.to_str()

@@ -31,6 +31,10 @@ async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
         "store": describe(store.map_err(|e| e.to_string())),
         "broker": describe(broker.map_err(|e| e.to_string())),
     });
-    let status = if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (status, Json(body))
 }

@@ -30,7 +30,11 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// A job the caller may see: tenant-scoped tokens see only their tenant's jobs.
-async fn visible_job(state: &AppState, caller: &Caller, raw: &str) -> Result<longshore_shared::store::JobRecord, ApiError> {
+async fn visible_job(
+    state: &AppState,
+    caller: &Caller,
+    raw: &str,
+) -> Result<longshore_shared::store::JobRecord, ApiError> {
     let id = parse_job_id(raw)?;
     tracing::Span::current().record("job_id", tracing::field::display(id));
     let job = state.store.job(id).await?;
@@ -40,7 +44,11 @@ async fn visible_job(state: &AppState, caller: &Caller, raw: &str) -> Result<lon
     }
 }
 
-async fn show(State(state): State<AppState>, caller: Caller, Path(raw): Path<String>) -> Result<Json<Value>, ApiError> {
+async fn show(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(raw): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Viewer)?;
     let job = visible_job(&state, &caller, &raw).await?;
     let events = state.store.events(job.id).await?;
@@ -72,7 +80,10 @@ async fn list(
     })?;
     let status = q
         .status
-        .map(|s| s.parse::<JobStatus>().map_err(|e| ApiError::invalid("status", e)))
+        .map(|s| {
+            s.parse::<JobStatus>()
+                .map_err(|e| ApiError::invalid("status", e))
+        })
         .transpose()?;
     let since = q.since.map(|s| parse_time(&s)).transpose()?;
     let limit = match q.limit {
@@ -84,12 +95,12 @@ async fn list(
             .ok_or_else(|| ApiError::invalid("limit", "must be a number from 1 to 500"))?,
     };
     let after = q.cursor.map(|c| decode_cursor(&c)).transpose()?;
-    let tenant = caller.tenant_for(q.tenant).map_err(|_| {
-        ApiError::Forbidden {
+    let tenant = caller
+        .tenant_for(q.tenant)
+        .map_err(|_| ApiError::Forbidden {
             message: "this token may only list its own tenant's jobs".into(),
             field: Some("tenant".into()),
-        }
-    })?;
+        })?;
     let filter = JobFilter {
         status,
         kind: q.kind,
@@ -105,30 +116,51 @@ async fn list(
     })))
 }
 
-async fn retry(State(state): State<AppState>, caller: Caller, Path(raw): Path<String>) -> Result<Response, ApiError> {
+async fn retry(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(raw): Path<String>,
+) -> Result<Response, ApiError> {
     caller.require(Role::Operator)?;
     let job = visible_job(&state, &caller, &raw).await?;
     match state.intake.retry(job.id, &caller.name).await? {
         RetryOutcome::Requeued { .. } => Ok(accepted(
-            &Submitted::Created { id: job.id, published: true },
+            &Submitted::Created {
+                id: job.id,
+                published: true,
+            },
             json!({}),
         )),
         RetryOutcome::NotRetryable(status) => Err(ApiError::Conflict {
             code: "not_retryable",
-            message: format!("job {} is {status}; only failed or dead jobs can be retried", job.id),
+            message: format!(
+                "job {} is {status}; only failed or dead jobs can be retried",
+                job.id
+            ),
         }),
         RetryOutcome::Missing => Err(ApiError::NotFound(format!("no job {}", job.id))),
     }
 }
 
-async fn cancel(State(state): State<AppState>, caller: Caller, Path(raw): Path<String>) -> Result<Json<Value>, ApiError> {
+async fn cancel(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(raw): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Operator)?;
     let job = visible_job(&state, &caller, &raw).await?;
-    match state.store.cancel_job(job.id, &caller.name, now_ms()).await? {
+    match state
+        .store
+        .cancel_job(job.id, &caller.name, now_ms())
+        .await?
+    {
         CancelOutcome::Cancelled => Ok(Json(json!({ "job_id": job.id, "status": "cancelled" }))),
         CancelOutcome::NotWaiting(status) => Err(ApiError::Conflict {
             code: "not_cancellable",
-            message: format!("job {} is {status}; only queued or retrying jobs can be cancelled", job.id),
+            message: format!(
+                "job {} is {status}; only queued or retrying jobs can be cancelled",
+                job.id
+            ),
         }),
         CancelOutcome::Missing => Err(ApiError::NotFound(format!("no job {}", job.id))),
     }
@@ -152,5 +184,8 @@ fn decode_cursor(raw: &str) -> Result<(i64, Uuid), ApiError> {
     let text = URL_SAFE_NO_PAD.decode(raw).map_err(|_| bad())?;
     let text = String::from_utf8(text).map_err(|_| bad())?;
     let (at, id) = text.split_once('/').ok_or_else(bad)?;
-    Ok((at.parse().map_err(|_| bad())?, Uuid::parse_str(id).map_err(|_| bad())?))
+    Ok((
+        at.parse().map_err(|_| bad())?,
+        Uuid::parse_str(id).map_err(|_| bad())?,
+    ))
 }

@@ -55,5 +55,6 @@ pub fn accepted(submitted: &Submitted, extra: serde_json::Value) -> Response {
 
 /// A job id from the path; anything else is simply not found.
 pub fn parse_job_id(raw: &str) -> Result<Uuid, ApiError> {
-    Uuid::parse_str(raw).map_err(|_| ApiError::NotFound(format!("no job `{raw}` (job ids are UUIDs)")))
+    Uuid::parse_str(raw)
+        .map_err(|_| ApiError::NotFound(format!("no job `{raw}` (job ids are UUIDs)")))
 }

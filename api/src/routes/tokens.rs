@@ -85,10 +85,16 @@ async fn create(
 async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Admin)?;
     let tokens = state.store.list_tokens().await?;
-    Ok(Json(json!({ "tokens": tokens.iter().map(token_view).collect::<Vec<_>>() })))
+    Ok(Json(
+        json!({ "tokens": tokens.iter().map(token_view).collect::<Vec<_>>() }),
+    ))
 }
 
-async fn revoke(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+async fn revoke(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Admin)?;
     if state.store.revoke_token(&id, now_ms()).await? {
         state.tokens.clear();

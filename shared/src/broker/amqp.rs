@@ -13,7 +13,9 @@ use lapin::options::{
     QueueDeleteOptions,
 };
 use lapin::types::{AMQPValue, FieldTable, LongString};
-use lapin::{BasicProperties, Channel, Confirmation, Connection, ConnectionProperties, ExchangeKind};
+use lapin::{
+    BasicProperties, Channel, Confirmation, Connection, ConnectionProperties, ExchangeKind,
+};
 use tokio::sync::Mutex;
 
 use super::topology::{DELAY_TIERS_MS, REASON_HEADER, TIER_HEADER, tier_for};
@@ -125,7 +127,8 @@ impl AmqpTransport {
     }
 
     async fn open(&self) -> Result<Link, lapin::Error> {
-        let props = ConnectionProperties::default().with_connection_name(self.inner.name.clone().into());
+        let props =
+            ConnectionProperties::default().with_connection_name(self.inner.name.clone().into());
         let conn = Connection::connect(&self.inner.url, props).await?;
         let publisher = conn.create_channel().await?;
         declare(&publisher, &self.inner.topology).await?;
@@ -176,7 +179,11 @@ impl AmqpTransport {
         results
     }
 
-    pub async fn publish_delayed(&self, msg: &Outgoing, delay: Duration) -> Result<(), BrokerError> {
+    pub async fn publish_delayed(
+        &self,
+        msg: &Outgoing,
+        delay: Duration,
+    ) -> Result<(), BrokerError> {
         let tier = tier_for(delay);
         let exchange = self.inner.topology.delay_exchange();
         self.publish_to(&exchange, msg, Some((TIER_HEADER, tier.to_string())))
@@ -206,7 +213,11 @@ impl AmqpTransport {
         result
     }
 
-    pub async fn consume(&self, sources: &[Source], prefetch: u16) -> Result<Deliveries, BrokerError> {
+    pub async fn consume(
+        &self,
+        sources: &[Source],
+        prefetch: u16,
+    ) -> Result<Deliveries, BrokerError> {
         let link = self.link().await?;
         let channel = link.conn.create_channel().await?;
         // Classic queues take one limit for the whole channel, so a worker never holds
@@ -214,7 +225,9 @@ impl AmqpTransport {
         // limits; there each consumer gets the limit and the worker's own slots bound
         // what runs.
         let global = !self.inner.topology.quorum;
-        channel.basic_qos(prefetch, BasicQosOptions { global }).await?;
+        channel
+            .basic_qos(prefetch, BasicQosOptions { global })
+            .await?;
         let mut streams = Vec::new();
         for source in sources {
             let queue = self.inner.topology.queue(*source);
@@ -243,7 +256,9 @@ impl AmqpTransport {
         Ok(merged
             .chain(futures::stream::once(async move {
                 drop(keep);
-                Err(BrokerError::Unreachable("the consumer was cancelled".to_owned()))
+                Err(BrokerError::Unreachable(
+                    "the consumer was cancelled".to_owned(),
+                ))
             }))
             .boxed())
     }
@@ -253,7 +268,10 @@ impl AmqpTransport {
         let link = self.link().await?;
         let ch = &link.publisher;
         let t = &self.inner.topology;
-        let mut queues: Vec<String> = Topology::all_sources().into_iter().map(|s| t.queue(s)).collect();
+        let mut queues: Vec<String> = Topology::all_sources()
+            .into_iter()
+            .map(|s| t.queue(s))
+            .collect();
         queues.push(t.dead_queue());
         queues.extend(DELAY_TIERS_MS.iter().map(|tier| t.delay_queue(*tier)));
         for q in queues {
@@ -281,10 +299,16 @@ async fn start_publish(
 ) -> Result<lapin::PublisherConfirm, BrokerError> {
     let mut headers = FieldTable::default();
     for (k, v) in &msg.headers {
-        headers.insert(k.as_str().into(), AMQPValue::LongString(LongString::from(v.as_str())));
+        headers.insert(
+            k.as_str().into(),
+            AMQPValue::LongString(LongString::from(v.as_str())),
+        );
     }
     if let Some((k, v)) = extra {
-        headers.insert(k.into(), AMQPValue::LongString(LongString::from(v.as_str())));
+        headers.insert(
+            k.into(),
+            AMQPValue::LongString(LongString::from(v.as_str())),
+        );
     }
     let props = BasicProperties::default()
         .with_delivery_mode(2)
@@ -301,9 +325,7 @@ async fn start_publish(
         .await?)
 }
 
-async fn await_confirm(
-    confirm: lapin::PublisherConfirm,
-) -> Result<(), BrokerError> {
+async fn await_confirm(confirm: lapin::PublisherConfirm) -> Result<(), BrokerError> {
     match tokio::time::timeout(CONFIRM_TIMEOUT, confirm).await {
         Ok(Ok(Confirmation::Ack(_))) => Ok(()),
         Ok(Ok(Confirmation::Nack(_))) => Err(BrokerError::Nacked),
@@ -384,8 +406,12 @@ async fn declare(ch: &Channel, t: &Topology) -> Result<(), lapin::Error> {
     )
     .await?;
 
-    ch.queue_declare(t.dead_queue().as_str().into(), queue_opts, main_queue_args(false))
-        .await?;
+    ch.queue_declare(
+        t.dead_queue().as_str().into(),
+        queue_opts,
+        main_queue_args(false),
+    )
+    .await?;
     ch.queue_bind(
         t.dead_queue().as_str().into(),
         t.dead_exchange().as_str().into(),
@@ -402,7 +428,11 @@ async fn declare(ch: &Channel, t: &Topology) -> Result<(), lapin::Error> {
         let (exchange, keys): (String, Vec<String>) = match source {
             Source::Family(family) => (
                 t.commands_exchange(),
-                family.kind_prefixes().iter().map(|p| format!("{p}.#")).collect(),
+                family
+                    .kind_prefixes()
+                    .iter()
+                    .map(|p| format!("{p}.#"))
+                    .collect(),
             ),
             Source::Unrouted => (t.unrouted_exchange(), vec![String::new()]),
         };
@@ -436,7 +466,10 @@ async fn declare(ch: &Channel, t: &Topology) -> Result<(), lapin::Error> {
             t.delay_exchange().as_str().into(),
             "".into(),
             QueueBindOptions::default(),
-            args(&[("x-match", text("all")), (TIER_HEADER, text(&tier.to_string()))]),
+            args(&[
+                ("x-match", text("all")),
+                (TIER_HEADER, text(&tier.to_string())),
+            ]),
         )
         .await?;
     }

@@ -84,7 +84,11 @@ impl LocalTransport {
         out
     }
 
-    pub async fn publish_delayed(&self, msg: &Outgoing, delay: Duration) -> Result<(), BrokerError> {
+    pub async fn publish_delayed(
+        &self,
+        msg: &Outgoing,
+        delay: Duration,
+    ) -> Result<(), BrokerError> {
         self.push(msg, delay).await
     }
 
@@ -106,7 +110,11 @@ impl LocalTransport {
         Ok(())
     }
 
-    pub async fn consume(&self, sources: &[Source], prefetch: u16) -> Result<Deliveries, BrokerError> {
+    pub async fn consume(
+        &self,
+        sources: &[Source],
+        prefetch: u16,
+    ) -> Result<Deliveries, BrokerError> {
         let queues: Vec<String> = sources
             .iter()
             .map(|s| self.inner.topology.queue(*s))
@@ -142,9 +150,17 @@ impl LocalTransport {
                     }
                     Ok(messages) if messages.is_empty() => {
                         drop(permits);
-                        let next_due = transport.inner.store.local_next_due(&queues).await.ok().flatten();
+                        let next_due = transport
+                            .inner
+                            .store
+                            .local_next_due(&queues)
+                            .await
+                            .ok()
+                            .flatten();
                         let wait = next_due
-                            .map(|at| Duration::from_millis(u64::try_from(at - now_ms()).unwrap_or(0)))
+                            .map(|at| {
+                                Duration::from_millis(u64::try_from(at - now_ms()).unwrap_or(0))
+                            })
                             .unwrap_or(IDLE_POLL)
                             .min(IDLE_POLL);
                         tokio::select! {

@@ -45,7 +45,11 @@ impl Transport {
     }
 
     /// Publishes a message that reaches its queue after `delay`.
-    pub async fn publish_delayed(&self, msg: &Outgoing, delay: Duration) -> Result<(), BrokerError> {
+    pub async fn publish_delayed(
+        &self,
+        msg: &Outgoing,
+        delay: Duration,
+    ) -> Result<(), BrokerError> {
         match self {
             Transport::Amqp(t) => t.publish_delayed(msg, delay).await,
             Transport::Local(t) => t.publish_delayed(msg, delay).await,
@@ -61,7 +65,11 @@ impl Transport {
     }
 
     /// Starts consuming `sources` with at most `prefetch` unacked deliveries in total.
-    pub async fn consume(&self, sources: &[Source], prefetch: u16) -> Result<Deliveries, BrokerError> {
+    pub async fn consume(
+        &self,
+        sources: &[Source],
+        prefetch: u16,
+    ) -> Result<Deliveries, BrokerError> {
         match self {
             Transport::Amqp(t) => t.consume(sources, prefetch).await,
             Transport::Local(t) => t.consume(sources, prefetch).await,

@@ -102,7 +102,12 @@ mod tests {
         let mut seen = std::collections::HashSet::new();
         for spec in CATALOGUE {
             assert!(seen.insert(spec.kind), "{} listed twice", spec.kind);
-            assert_eq!(Family::of_kind(spec.kind), Some(spec.family), "{}", spec.kind);
+            assert_eq!(
+                Family::of_kind(spec.kind),
+                Some(spec.family),
+                "{}",
+                spec.kind
+            );
             assert!(spec.policy.max_attempts >= 1, "{}", spec.kind);
         }
     }

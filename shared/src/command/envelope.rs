@@ -72,8 +72,8 @@ pub enum EnvelopeError {
 impl Envelope {
     /// Reads an envelope from raw message bytes, as sent by any producer.
     pub fn from_bytes(bytes: &[u8]) -> Result<Envelope, EnvelopeError> {
-        let envelope: Envelope = serde_json::from_slice(bytes)
-            .map_err(|e| EnvelopeError::Unparseable(e.to_string()))?;
+        let envelope: Envelope =
+            serde_json::from_slice(bytes).map_err(|e| EnvelopeError::Unparseable(e.to_string()))?;
         if envelope.version != ENVELOPE_VERSION {
             return Err(EnvelopeError::UnsupportedVersion(envelope.version));
         }
@@ -89,9 +89,8 @@ impl Envelope {
 
     /// The job id: the envelope's own, else derived from its idempotency key.
     pub fn job_id(&self) -> Uuid {
-        self.id.unwrap_or_else(|| {
-            key_to_id(self.idempotency_key.as_deref().unwrap_or_default())
-        })
+        self.id
+            .unwrap_or_else(|| key_to_id(self.idempotency_key.as_deref().unwrap_or_default()))
     }
 
     /// The idempotency key: the producer's, else the job id itself.
@@ -113,8 +112,7 @@ mod tests {
 
     #[test]
     fn a_minimal_producer_envelope_gets_defaults() {
-        let env = Envelope::from_bytes(br#"{"idempotency_key":"k1","kind":"diag.noop"}"#)
-            .unwrap();
+        let env = Envelope::from_bytes(br#"{"idempotency_key":"k1","kind":"diag.noop"}"#).unwrap();
         assert_eq!(env.target, "default");
         assert_eq!(env.version, 1);
         assert_eq!(env.job_id(), key_to_id("k1"));

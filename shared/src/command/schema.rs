@@ -55,6 +55,9 @@ mod tests {
         let schema = catalogue_schema();
         let branches = schema["oneOf"].as_array().unwrap();
         assert_eq!(branches.len(), CATALOGUE.len());
-        assert_eq!(branches.last().unwrap()["properties"]["kind"]["const"], "diag.noop");
+        assert_eq!(
+            branches.last().unwrap()["properties"]["kind"]["const"],
+            "diag.noop"
+        );
     }
 }

@@ -28,12 +28,18 @@ impl Admitter {
     pub async fn admit(&self, item: Admit, store: &Store) -> Result<Admission, StoreError> {
         let (reply, answer) = oneshot::channel();
         if self.tx.send((item.clone(), reply)).await.is_err() {
-            return store.admit(&item.job, &item.actor, item.outbox.as_ref()).await;
+            return store
+                .admit(&item.job, &item.actor, item.outbox.as_ref())
+                .await;
         }
         match answer.await {
             Ok(result) => result,
             // The task is gone (shutdown): write it ourselves.
-            Err(_) => store.admit(&item.job, &item.actor, item.outbox.as_ref()).await,
+            Err(_) => {
+                store
+                    .admit(&item.job, &item.actor, item.outbox.as_ref())
+                    .await
+            }
         }
     }
 }
@@ -44,7 +50,9 @@ async fn run(store: Store, mut rx: mpsc::Receiver<(Admit, Reply)>) {
         let (items, replies): (Vec<Admit>, Vec<Reply>) = batch.drain(..).unzip();
         if items.len() == 1 {
             let item = &items[0];
-            let result = store.admit(&item.job, &item.actor, item.outbox.as_ref()).await;
+            let result = store
+                .admit(&item.job, &item.actor, item.outbox.as_ref())
+                .await;
             let _ = replies.into_iter().next().map(|r| r.send(result));
             continue;
         }
@@ -59,7 +67,11 @@ async fn run(store: Store, mut rx: mpsc::Receiver<(Admit, Reply)>) {
                 // gets its own answer.
                 tracing::warn!(error = %err, size = items.len(), "batched admission failed; admitting one by one");
                 for (item, reply) in items.iter().zip(replies) {
-                    let _ = reply.send(store.admit(&item.job, &item.actor, item.outbox.as_ref()).await);
+                    let _ = reply.send(
+                        store
+                            .admit(&item.job, &item.actor, item.outbox.as_ref())
+                            .await,
+                    );
                 }
             }
         }

@@ -35,7 +35,16 @@ impl OutboxPublisher {
     /// `wait`. When false the row stays and the relay publishes it later.
     pub async fn publish(&self, outbox_id: i64, msg: Outgoing, wait: Duration) -> bool {
         let (done, confirmed) = oneshot::channel();
-        if self.tx.send(Job { outbox_id, msg, done }).await.is_err() {
+        if self
+            .tx
+            .send(Job {
+                outbox_id,
+                msg,
+                done,
+            })
+            .await
+            .is_err()
+        {
             return false;
         }
         matches!(tokio::time::timeout(wait, confirmed).await, Ok(Ok(true)))

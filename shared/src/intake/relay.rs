@@ -15,7 +15,12 @@ const CLAIM_LEASE_MS: i64 = 30_000;
 const BATCH: i64 = 500;
 
 /// Runs until `stop` is cancelled.
-pub async fn run_relay(store: Store, transport: Transport, every: Duration, stop: CancellationToken) {
+pub async fn run_relay(
+    store: Store,
+    transport: Transport,
+    every: Duration,
+    stop: CancellationToken,
+) {
     loop {
         tokio::select! {
             _ = stop.cancelled() => return,
@@ -35,7 +40,10 @@ pub async fn run_relay(store: Store, transport: Transport, every: Duration, stop
 }
 
 /// Publishes one batch of due outbox rows; returns how many were confirmed.
-pub async fn relay_once(store: &Store, transport: &Transport) -> Result<usize, crate::broker::BrokerError> {
+pub async fn relay_once(
+    store: &Store,
+    transport: &Transport,
+) -> Result<usize, crate::broker::BrokerError> {
     let due = store.claim_outbox(BATCH, now_ms(), CLAIM_LEASE_MS).await?;
     if due.is_empty() {
         return Ok(0);
@@ -53,9 +61,15 @@ pub async fn relay_once(store: &Store, transport: &Transport) -> Result<usize, c
         .collect();
     store.delete_outbox(&confirmed).await?;
     if confirmed.len() < due.len() {
-        tracing::warn!(pending = due.len() - confirmed.len(), "outbox relay: broker still not confirming");
+        tracing::warn!(
+            pending = due.len() - confirmed.len(),
+            "outbox relay: broker still not confirming"
+        );
     } else {
-        tracing::info!(published = confirmed.len(), "outbox relay published waiting commands");
+        tracing::info!(
+            published = confirmed.len(),
+            "outbox relay published waiting commands"
+        );
     }
     Ok(confirmed.len())
 }

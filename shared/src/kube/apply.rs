@@ -37,7 +37,9 @@ where
         let fut = op();
         async move {
             fut.await.map_err(|err| match classify(&err) {
-                Failure::Permanent(message) => backoff::Error::permanent(Failure::Permanent(message)),
+                Failure::Permanent(message) => {
+                    backoff::Error::permanent(Failure::Permanent(message))
+                }
                 Failure::RetryAfter { after, message } => backoff::Error::Transient {
                     err: Failure::RetryAfter { after, message },
                     retry_after: Some(after),

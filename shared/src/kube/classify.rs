@@ -13,7 +13,11 @@ pub fn classify(err: &kube::Error) -> Failure {
             let message = format!(
                 "kubernetes answered {} {}: {}",
                 status.code,
-                if status.reason.is_empty() { "error" } else { status.reason.as_str() },
+                if status.reason.is_empty() {
+                    "error"
+                } else {
+                    status.reason.as_str()
+                },
                 status.message
             );
             match status.code {

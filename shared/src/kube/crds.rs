@@ -9,7 +9,12 @@ use serde::{Deserialize, Serialize};
 
 /// A Kubeflow profile: a namespace owned by one user, with a resource quota.
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
-#[kube(group = "kubeflow.org", version = "v1", kind = "Profile", plural = "profiles")]
+#[kube(
+    group = "kubeflow.org",
+    version = "v1",
+    kind = "Profile",
+    plural = "profiles"
+)]
 #[serde(rename_all = "camelCase")]
 pub struct ProfileSpec {
     pub owner: ProfileOwner,

@@ -56,10 +56,11 @@ impl KubeTargets {
         for target in &config.targets {
             let kube_config = match &target.kubeconfig {
                 Some(path) => {
-                    let file = Kubeconfig::read_from(path).map_err(|e| TargetError::Kubeconfig {
-                        target: target.name.clone(),
-                        message: format!("{}: {e}", path.display()),
-                    })?;
+                    let file =
+                        Kubeconfig::read_from(path).map_err(|e| TargetError::Kubeconfig {
+                            target: target.name.clone(),
+                            message: format!("{}: {e}", path.display()),
+                        })?;
                     let options = KubeConfigOptions {
                         context: target.context.clone(),
                         ..KubeConfigOptions::default()

@@ -51,7 +51,11 @@ impl<'q> Sql<'q> {
     }
 
     /// Appends `(p1, p2, …)` for a row of values bound by `row`.
-    fn row(&mut self, first: bool, row: impl FnOnce(&mut Self) -> Result<Vec<String>, StoreError>) -> Result<(), StoreError> {
+    fn row(
+        &mut self,
+        first: bool,
+        row: impl FnOnce(&mut Self) -> Result<Vec<String>, StoreError>,
+    ) -> Result<(), StoreError> {
         let placeholders = row(self)?;
         if !first {
             self.text.push_str(", ");
@@ -71,11 +75,16 @@ struct EventRow<'a> {
     actor: &'a str,
 }
 
-async fn insert_events(tx: &mut sqlx::Transaction<'_, sqlx::Any>, at: Millis, events: &[EventRow<'_>]) -> Result<(), StoreError> {
+async fn insert_events(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    at: Millis,
+    events: &[EventRow<'_>],
+) -> Result<(), StoreError> {
     if events.is_empty() {
         return Ok(());
     }
-    let mut sql = Sql::new("INSERT INTO job_events (job_id, at, event, status, attempt, actor) VALUES ");
+    let mut sql =
+        Sql::new("INSERT INTO job_events (job_id, at, event, status, attempt, actor) VALUES ");
     for (i, e) in events.iter().enumerate() {
         sql.row(i == 0, |s| {
             Ok(vec![
@@ -88,7 +97,9 @@ async fn insert_events(tx: &mut sqlx::Transaction<'_, sqlx::Any>, at: Millis, ev
             ])
         })?;
     }
-    sqlx::query_with(&sql.text, sql.args).execute(&mut **tx).await?;
+    sqlx::query_with(&sql.text, sql.args)
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }
 
@@ -141,9 +152,17 @@ impl Store {
                 .iter()
                 .map(|row| uuid(row, "id"))
                 .collect::<Result<_, _>>()?;
-            let created: Vec<usize> = first.iter().copied().filter(|&i| inserted.contains(&items[i].job.id)).collect();
+            let created: Vec<usize> = first
+                .iter()
+                .copied()
+                .filter(|&i| inserted.contains(&items[i].job.id))
+                .collect();
 
-            let now = created.iter().map(|&i| items[i].job.created_at).max().unwrap_or_default();
+            let now = created
+                .iter()
+                .map(|&i| items[i].job.created_at)
+                .max()
+                .unwrap_or_default();
             let events: Vec<EventRow<'_>> = created
                 .iter()
                 .map(|&i| EventRow {
@@ -156,10 +175,16 @@ impl Store {
                 .collect();
             insert_events(&mut tx, now, &events).await?;
 
-            let with_outbox: Vec<usize> = created.iter().copied().filter(|&i| items[i].outbox.is_some()).collect();
+            let with_outbox: Vec<usize> = created
+                .iter()
+                .copied()
+                .filter(|&i| items[i].outbox.is_some())
+                .collect();
             let mut outbox_ids = HashMap::new();
             if !with_outbox.is_empty() {
-                let mut sql = Sql::new("INSERT INTO outbox (job_id, routing_key, body, available_at, created_at) VALUES ");
+                let mut sql = Sql::new(
+                    "INSERT INTO outbox (job_id, routing_key, body, available_at, created_at) VALUES ",
+                );
                 for (n, &i) in with_outbox.iter().enumerate() {
                     let entry = items[i].outbox.as_ref().expect("filtered on outbox");
                     let job = &items[i].job;
@@ -174,7 +199,10 @@ impl Store {
                     })?;
                 }
                 sql.text.push_str(" RETURNING id, job_id");
-                for row in sqlx::query_with(&sql.text, sql.args).fetch_all(&mut *tx).await? {
+                for row in sqlx::query_with(&sql.text, sql.args)
+                    .fetch_all(&mut *tx)
+                    .await?
+                {
                     outbox_ids.insert(uuid(&row, "job_id")?, int(&row, "id")?);
                 }
             }
@@ -185,9 +213,15 @@ impl Store {
                     outbox_id: outbox_ids.get(&items[i].job.id).copied(),
                 });
             }
-            let existing: Vec<usize> = first.iter().copied().filter(|&i| !inserted.contains(&items[i].job.id)).collect();
+            let existing: Vec<usize> = first
+                .iter()
+                .copied()
+                .filter(|&i| !inserted.contains(&items[i].job.id))
+                .collect();
             if !existing.is_empty() {
-                let found = self.existing_jobs(existing.iter().map(|&i| &items[i].job)).await?;
+                let found = self
+                    .existing_jobs(existing.iter().map(|&i| &items[i].job))
+                    .await?;
                 for &i in &existing {
                     let job = &items[i].job;
                     answers[i] = found
@@ -202,12 +236,17 @@ impl Store {
             }
         }
         for i in later {
-            answers[i] = Some(self.admit(&items[i].job, &items[i].actor, items[i].outbox.as_ref()).await?);
+            answers[i] = Some(
+                self.admit(&items[i].job, &items[i].actor, items[i].outbox.as_ref())
+                    .await?,
+            );
         }
         answers
             .into_iter()
             .enumerate()
-            .map(|(i, a)| a.ok_or_else(|| StoreError::Corrupt(format!("no answer for admission {i}"))))
+            .map(|(i, a)| {
+                a.ok_or_else(|| StoreError::Corrupt(format!("no answer for admission {i}")))
+            })
             .collect()
     }
 
@@ -215,7 +254,8 @@ impl Store {
         &self,
         jobs: impl Iterator<Item = &'a NewJob>,
     ) -> Result<Vec<(Uuid, String, String, JobStatus)>, StoreError> {
-        let mut sql = Sql::new("SELECT id, idempotency_key, request_hash, status FROM jobs WHERE id IN (");
+        let mut sql =
+            Sql::new("SELECT id, idempotency_key, request_hash, status FROM jobs WHERE id IN (");
         let jobs: Vec<&NewJob> = jobs.collect();
         let mut keys = Vec::new();
         for (n, job) in jobs.iter().enumerate() {
@@ -245,7 +285,8 @@ impl Store {
                     uuid(row, "id")?,
                     text(row, "idempotency_key")?,
                     text(row, "request_hash")?,
-                    JobStatus::parse(&status).ok_or_else(|| StoreError::Corrupt(format!("status `{status}`")))?,
+                    JobStatus::parse(&status)
+                        .ok_or_else(|| StoreError::Corrupt(format!("status `{status}`")))?,
                 ))
             })
             .collect()
@@ -301,7 +342,9 @@ impl Store {
         let mut handed_out = HashSet::new();
         for id in ids {
             match claimed.get(id) {
-                Some(job) if handed_out.insert(*id) => answers.push(Claim::Claimed(Box::new(job.clone()))),
+                Some(job) if handed_out.insert(*id) => {
+                    answers.push(Claim::Claimed(Box::new(job.clone())))
+                }
                 _ => answers.push(self.claim(*id, now, lease_until, worker).await?),
             }
         }

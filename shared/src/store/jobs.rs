@@ -177,8 +177,17 @@ impl Store {
             });
         }
 
-        insert_event(&mut tx, job.id, job.created_at, "accepted", JobStatus::Queued, 0, actor, None)
-            .await?;
+        insert_event(
+            &mut tx,
+            job.id,
+            job.created_at,
+            "accepted",
+            JobStatus::Queued,
+            0,
+            actor,
+            None,
+        )
+        .await?;
         let outbox_id = match outbox {
             Some(entry) => Some(insert_outbox(&mut tx, job.id, entry, job.created_at).await?),
             None => None,

@@ -133,10 +133,12 @@ impl Store {
 
     /// Releases every lease: the process that held them is gone.
     pub async fn local_release_all(&self) -> Result<u64, StoreError> {
-        let n = sqlx::query("UPDATE local_messages SET lease_until = NULL WHERE lease_until IS NOT NULL")
-            .execute(self.pool())
-            .await?
-            .rows_affected();
+        let n = sqlx::query(
+            "UPDATE local_messages SET lease_until = NULL WHERE lease_until IS NOT NULL",
+        )
+        .execute(self.pool())
+        .await?
+        .rows_affected();
         Ok(n)
     }
 
@@ -163,7 +165,10 @@ impl Store {
     }
 
     /// Dead letters, newest first: (routing key, reason, body).
-    pub async fn dead_letters(&self, limit: i64) -> Result<Vec<(String, String, Vec<u8>)>, StoreError> {
+    pub async fn dead_letters(
+        &self,
+        limit: i64,
+    ) -> Result<Vec<(String, String, Vec<u8>)>, StoreError> {
         let rows = sqlx::query(
             "SELECT routing_key, reason, body FROM dead_letters ORDER BY id DESC LIMIT $1",
         )
@@ -171,7 +176,13 @@ impl Store {
         .fetch_all(self.pool())
         .await?;
         rows.iter()
-            .map(|row| Ok((text(row, "routing_key")?, text(row, "reason")?, bytes(row, "body")?)))
+            .map(|row| {
+                Ok((
+                    text(row, "routing_key")?,
+                    text(row, "reason")?,
+                    bytes(row, "body")?,
+                ))
+            })
             .collect()
     }
 }

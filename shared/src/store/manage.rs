@@ -97,7 +97,10 @@ impl Store {
             q.push(" AND id < ", id.to_string())?;
             q.sql.push_str("))");
         }
-        q.push(" ORDER BY created_at DESC, id DESC LIMIT ", i64::from(limit) + 1)?;
+        q.push(
+            " ORDER BY created_at DESC, id DESC LIMIT ",
+            i64::from(limit) + 1,
+        )?;
         let (sql, args) = (q.sql, q.args);
         let rows = sqlx::query_with(&sql, args).fetch_all(self.pool()).await?;
         let mut jobs = rows
@@ -114,7 +117,9 @@ impl Store {
     }
 
     /// Sends a failed or dead job round again under the same id with a fresh budget of
-    /// `budget` attempts; the attempts so far stay in its history.
+    /// `budget` attempts; the attempts so far stay in its history. Its progress is
+    /// cleared: a handler resuming from it would skip the work the new round must redo
+    /// (a deploy would wait on its old rollout instead of applying again).
     pub async fn retry_job(
         &self,
         id: Uuid,
@@ -127,7 +132,7 @@ impl Store {
         let n = sqlx::query(
             "UPDATE jobs SET status = 'queued', next_attempt_at = $2, \
              max_attempts = attempts + $3, lease_until = NULL, finished_at = NULL, \
-             updated_at = $2 \
+             progress = NULL, updated_at = $2 \
              WHERE id = $1 AND status IN ('failed', 'dead')",
         )
         .bind(id.to_string())
@@ -143,14 +148,22 @@ impl Store {
                 None => RetryOutcome::Missing,
             });
         }
-        let attempts: i64 = sqlx::query_scalar::<_, i64>(
-            "SELECT CAST(attempts AS BIGINT) FROM jobs WHERE id = $1",
+        let attempts: i64 =
+            sqlx::query_scalar::<_, i64>("SELECT CAST(attempts AS BIGINT) FROM jobs WHERE id = $1")
+                .bind(id.to_string())
+                .fetch_one(&mut *tx)
+                .await?;
+        insert_event(
+            &mut tx,
+            id,
+            now,
+            "retried",
+            JobStatus::Queued,
+            attempts,
+            actor,
+            None,
         )
-        .bind(id.to_string())
-        .fetch_one(&mut *tx)
         .await?;
-        insert_event(&mut tx, id, now, "retried", JobStatus::Queued, attempts, actor, None)
-            .await?;
         let outbox_id = insert_outbox(&mut tx, id, outbox, now).await?;
         tx.commit().await?;
         Ok(RetryOutcome::Requeued { outbox_id })
@@ -180,14 +193,22 @@ impl Store {
                 None => CancelOutcome::Missing,
             });
         }
-        let attempts: i64 = sqlx::query_scalar::<_, i64>(
-            "SELECT CAST(attempts AS BIGINT) FROM jobs WHERE id = $1",
+        let attempts: i64 =
+            sqlx::query_scalar::<_, i64>("SELECT CAST(attempts AS BIGINT) FROM jobs WHERE id = $1")
+                .bind(id.to_string())
+                .fetch_one(&mut *tx)
+                .await?;
+        insert_event(
+            &mut tx,
+            id,
+            now,
+            "cancelled",
+            JobStatus::Cancelled,
+            attempts,
+            actor,
+            None,
         )
-        .bind(id.to_string())
-        .fetch_one(&mut *tx)
         .await?;
-        insert_event(&mut tx, id, now, "cancelled", JobStatus::Cancelled, attempts, actor, None)
-            .await?;
         tx.commit().await?;
         Ok(CancelOutcome::Cancelled)
     }

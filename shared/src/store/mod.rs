@@ -22,13 +22,13 @@ pub use batch::Admit;
 pub use error::StoreError;
 pub use events::EventRecord;
 pub use jobs::{Admission, Claim, JobRecord, NewJob};
-pub use manage::{CancelOutcome, JobFilter, JobPage, RetryOutcome};
-pub use transitions::AttemptEnd;
 pub use local_queue::LocalMessage;
+pub use manage::{CancelOutcome, JobFilter, JobPage, RetryOutcome};
 pub use outbox::{OutboxEntry, OutboxMessage};
 pub use read_models::{AppRecord, ProjectRecord, UserRecord};
-pub use schedule::{SlotOutcome, SlotCount};
+pub use schedule::{SlotCount, SlotOutcome};
 pub use tokens::{NewToken, TokenRecord};
+pub use transitions::AttemptEnd;
 
 use std::str::FromStr;
 use std::sync::Once;
@@ -52,7 +52,9 @@ pub struct Store {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("backend", &self.backend).finish()
+        f.debug_struct("Store")
+            .field("backend", &self.backend)
+            .finish()
     }
 }
 

@@ -12,14 +12,29 @@ use crate::job::JobStatus;
 /// The end of one attempt, as the runtime decided it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AttemptEnd<'a> {
-    Succeeded { result: &'a serde_json::Value },
-    Failed { error: &'a str },
-    Retrying { error: &'a str, next_attempt_at: Millis },
-    Dead { error: &'a str },
+    Succeeded {
+        result: &'a serde_json::Value,
+    },
+    Failed {
+        error: &'a str,
+    },
+    Retrying {
+        error: &'a str,
+        next_attempt_at: Millis,
+    },
+    Dead {
+        error: &'a str,
+    },
     /// Work under way; look again at `next_attempt_at`. The attempt is given back.
-    Recheck { progress: &'a serde_json::Value, next_attempt_at: Millis },
+    Recheck {
+        progress: &'a serde_json::Value,
+        next_attempt_at: Millis,
+    },
     /// Interrupted by shutdown; run again at once. The attempt is given back.
-    Released { reason: &'a str, next_attempt_at: Millis },
+    Released {
+        reason: &'a str,
+        next_attempt_at: Millis,
+    },
 }
 
 impl AttemptEnd<'_> {
@@ -197,8 +212,17 @@ impl Store {
             tx.rollback().await?;
             return Ok(false);
         }
-        insert_event(&mut tx, id, now, "dead", JobStatus::Dead, attempts, actor, Some(reason))
-            .await?;
+        insert_event(
+            &mut tx,
+            id,
+            now,
+            "dead",
+            JobStatus::Dead,
+            attempts,
+            actor,
+            Some(reason),
+        )
+        .await?;
         tx.commit().await?;
         Ok(true)
     }

@@ -19,7 +19,10 @@ pub fn amqp_url() -> String {
 
 /// A name prefix no other test uses.
 pub fn unique_prefix(label: &str) -> String {
-    format!("lstest-{label}-{}", &Uuid::new_v4().simple().to_string()[..12])
+    format!(
+        "lstest-{label}-{}",
+        &Uuid::new_v4().simple().to_string()[..12]
+    )
 }
 
 /// A database of a test's own.
@@ -61,7 +64,9 @@ impl TestDb {
 
     /// Connects and migrates.
     pub async fn store(&self) -> Store {
-        let store = Store::connect(&self.url, 5).await.expect("connect test store");
+        let store = Store::connect(&self.url, 5)
+            .await
+            .expect("connect test store");
         store.migrate().await.expect("migrate test store");
         store
     }

@@ -30,7 +30,10 @@ impl Claimer {
                 let now = now_ms();
                 let lease_until = now + millis(lease);
                 let answers = if ids.len() == 1 {
-                    store.claim(ids[0], now, lease_until, &worker).await.map(|c| vec![c])
+                    store
+                        .claim(ids[0], now, lease_until, &worker)
+                        .await
+                        .map(|c| vec![c])
                 } else {
                     store.claim_many(&ids, now, lease_until, &worker).await
                 };
@@ -73,7 +76,8 @@ pub(crate) struct Completer {
 
 impl Completer {
     pub(crate) fn start(store: Store, worker: String) -> Self {
-        let (tx, mut rx) = mpsc::channel::<((Uuid, i64, serde_json::Value), Reply<bool>)>(BATCH * 4);
+        let (tx, mut rx) =
+            mpsc::channel::<((Uuid, i64, serde_json::Value), Reply<bool>)>(BATCH * 4);
         tokio::spawn(async move {
             let mut batch = Vec::with_capacity(BATCH);
             while rx.recv_many(&mut batch, BATCH).await > 0 {
@@ -87,8 +91,13 @@ impl Completer {
                     Err(err) => {
                         tracing::warn!(error = %err, size = items.len(), "batched success failed; recording one by one");
                         for ((id, attempt, result), reply) in items.into_iter().zip(replies) {
-                            let end = longshore_shared::store::AttemptEnd::Succeeded { result: &result };
-                            let _ = reply.send(store.end_attempt(id, attempt, &end, now_ms(), &worker).await);
+                            let end =
+                                longshore_shared::store::AttemptEnd::Succeeded { result: &result };
+                            let _ = reply.send(
+                                store
+                                    .end_attempt(id, attempt, &end, now_ms(), &worker)
+                                    .await,
+                            );
                         }
                     }
                 }
@@ -97,7 +106,12 @@ impl Completer {
         Completer { tx }
     }
 
-    pub(crate) async fn succeed(&self, id: Uuid, attempt: i64, result: serde_json::Value) -> Result<bool, StoreError> {
+    pub(crate) async fn succeed(
+        &self,
+        id: Uuid,
+        attempt: i64,
+        result: serde_json::Value,
+    ) -> Result<bool, StoreError> {
         let (reply, answer) = oneshot::channel();
         self.tx
             .send(((id, attempt, result), reply))

@@ -49,7 +49,11 @@ impl Runtime {
     ) -> Arc<Self> {
         let store = services.store.clone();
         Arc::new(Runtime {
-            claimer: batch::Claimer::start(store.clone(), settings.lease, settings.worker_id.clone()),
+            claimer: batch::Claimer::start(
+                store.clone(),
+                settings.lease,
+                settings.worker_id.clone(),
+            ),
             completer: batch::Completer::start(store, settings.worker_id.clone()),
             settings,
             transport,
@@ -124,7 +128,10 @@ impl Runtime {
             })
             .await;
             if drained.is_err() {
-                tracing::warn!(remaining = tasks.len(), "grace period over; giving jobs back");
+                tracing::warn!(
+                    remaining = tasks.len(),
+                    "grace period over; giving jobs back"
+                );
                 give_back.cancel();
                 while tasks.join_next().await.is_some() {}
             }

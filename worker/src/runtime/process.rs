@@ -73,7 +73,12 @@ impl Runtime {
             }
             let max_attempts = spec.policy.max_attempts;
             claim = match self.admit(&envelope, &submission, max_attempts).await {
-                Ok(true) => self.services.store.claim(id, now, lease_until, worker).await,
+                Ok(true) => {
+                    self.services
+                        .store
+                        .claim(id, now, lease_until, worker)
+                        .await
+                }
                 Ok(false) => {
                     tracing::info!("duplicate of an existing job's idempotency key; not run");
                     return Settle::Ack;
@@ -100,7 +105,8 @@ impl Runtime {
             }
         };
         tracing::Span::current().record("attempt", job.attempts);
-        self.run_attempt(delivery, job, spec.policy.timeout, give_back).await
+        self.run_attempt(delivery, job, spec.policy.timeout, give_back)
+            .await
     }
 
     /// Creates the job row for an envelope seen for the first time; false when its
@@ -195,26 +201,39 @@ impl Runtime {
         })
     }
 
-    async fn record(&self, delivery: &Delivery, job: &JobRecord, result: Result<Outcome, Failure>) -> Settle {
+    async fn record(
+        &self,
+        delivery: &Delivery,
+        job: &JobRecord,
+        result: Result<Outcome, Failure>,
+    ) -> Settle {
         let now = now_ms();
         let gave_up = match &result {
-            Err(failure) if !failure.is_permanent() && job.attempts >= job.max_attempts => Some(format!(
-                "gave up after {} attempts: {}",
-                job.attempts,
-                failure.message()
-            )),
+            Err(failure) if !failure.is_permanent() && job.attempts >= job.max_attempts => {
+                Some(format!(
+                    "gave up after {} attempts: {}",
+                    job.attempts,
+                    failure.message()
+                ))
+            }
             _ => None,
         };
         let (end, follow_up) = match &result {
             Ok(Outcome::Done(value)) => (AttemptEnd::Succeeded { result: value }, FollowUp::None),
             Ok(Outcome::Recheck { after, progress }) => (
-                AttemptEnd::Recheck { progress, next_attempt_at: now + millis(*after) },
+                AttemptEnd::Recheck {
+                    progress,
+                    next_attempt_at: now + millis(*after),
+                },
                 FollowUp::Delay(*after),
             ),
             Err(Failure::Permanent(error)) => (AttemptEnd::Failed { error }, FollowUp::None),
             Err(_) if gave_up.is_some() => {
                 let reason = gave_up.as_deref().unwrap_or_default();
-                (AttemptEnd::Dead { error: reason }, FollowUp::DeadLetter(reason.to_owned()))
+                (
+                    AttemptEnd::Dead { error: reason },
+                    FollowUp::DeadLetter(reason.to_owned()),
+                )
             }
             Err(failure) => {
                 let delay = match failure {
@@ -225,7 +244,10 @@ impl Runtime {
                     }
                 };
                 (
-                    AttemptEnd::Retrying { error: failure.message(), next_attempt_at: now + millis(delay) },
+                    AttemptEnd::Retrying {
+                        error: failure.message(),
+                        next_attempt_at: now + millis(delay),
+                    },
                     FollowUp::Delay(delay),
                 )
             }
@@ -233,7 +255,9 @@ impl Runtime {
         let status = end.status();
         let recorded = match &end {
             AttemptEnd::Succeeded { result } => {
-                self.completer.succeed(job.id, job.attempts, (*result).clone()).await
+                self.completer
+                    .succeed(job.id, job.attempts, (*result).clone())
+                    .await
             }
             _ => {
                 self.services
@@ -289,7 +313,11 @@ impl Runtime {
     }
 
     async fn delay(&self, delivery: &Delivery, wait: Duration) -> Settle {
-        match self.transport.publish_delayed(&delivery.to_outgoing(), wait).await {
+        match self
+            .transport
+            .publish_delayed(&delivery.to_outgoing(), wait)
+            .await
+        {
             Ok(()) => Settle::Ack,
             Err(err) => {
                 tracing::warn!(error = %err, "cannot schedule the next look; requeueing");
@@ -300,7 +328,11 @@ impl Runtime {
 
     async fn dead_letter(&self, delivery: &Delivery, reason: &str) -> Settle {
         tracing::warn!(reason, "dead-lettering a message");
-        match self.transport.dead_letter(&delivery.to_outgoing(), reason).await {
+        match self
+            .transport
+            .dead_letter(&delivery.to_outgoing(), reason)
+            .await
+        {
             Ok(()) => Settle::Ack,
             Err(err) => {
                 tracing::warn!(error = %err, "cannot dead-letter; requeueing");

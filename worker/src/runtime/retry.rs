@@ -33,9 +33,15 @@ mod tests {
         let max = Duration::from_secs(2);
         for _ in 0..50 {
             let first = retry_delay(1, base, max);
-            assert!(first >= Duration::from_millis(50) && first <= Duration::from_millis(150), "{first:?}");
+            assert!(
+                first >= Duration::from_millis(50) && first <= Duration::from_millis(150),
+                "{first:?}"
+            );
             let third = retry_delay(3, base, max);
-            assert!(third >= Duration::from_millis(200) && third <= Duration::from_millis(600), "{third:?}");
+            assert!(
+                third >= Duration::from_millis(200) && third <= Duration::from_millis(600),
+                "{third:?}"
+            );
             assert!(retry_delay(30, base, max) <= max);
         }
     }
