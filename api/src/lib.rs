@@ -23,6 +23,8 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::commands::routes())
         .merge(routes::jobs::routes())
         .merge(routes::tokens::routes())
+        .merge(routes::users::routes())
+        .merge(routes::projects::routes())
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))

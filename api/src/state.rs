@@ -1,6 +1,9 @@
 //! What every request handler shares.
 
+use std::sync::Arc;
+
 use longshore_shared::broker::Transport;
+use longshore_shared::config::Config;
 use longshore_shared::intake::Intake;
 use longshore_shared::store::Store;
 
@@ -13,6 +16,9 @@ pub struct AppState {
     pub transport: Transport,
     pub tokens: TokenCache,
     pub body_limit: usize,
+    /// The identity and projects settings the user and project routes apply up front
+    /// (bcrypt cost, login URL, quota defaults, GPU keys).
+    pub config: Arc<Config>,
 }
 
 impl AppState {
@@ -24,6 +30,13 @@ impl AppState {
             store,
             transport,
             body_limit,
+            config: Arc::new(Config::default()),
         }
+    }
+
+    /// The same state with `config`'s settings instead of the defaults.
+    pub fn with_config(mut self, config: Arc<Config>) -> Self {
+        self.config = config;
+        self
     }
 }

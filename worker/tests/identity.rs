@@ -2,127 +2,28 @@
 //! what lands in Dex's configuration, when Dex restarts, and what re-runs, conflicts
 //! and parallel jobs do.
 
+mod provisioning;
 mod support;
 
-use base64::Engine;
 use longshore_memkube::FailRule;
 use longshore_shared::command::identity::{UserCreate, UserDelete, UserPasswordSet, user_id_for};
 use longshore_shared::config::Config;
-use longshore_shared::domain::{BcryptHash, Email, hash_password};
+use longshore_shared::domain::Email;
 use longshore_shared::job::{Failure, Outcome};
 use longshore_worker::handlers::dex::{DexConfig, RESTART_ANNOTATION};
-use secrecy::SecretString;
+use provisioning::*;
 use serde_json::{Value, json};
-use support::Bench;
-
-const DEX_YAML: &str = "issuer: http://dex.auth.svc.cluster.local:5556/dex
-storage:
-  type: kubernetes
-  config:
-    inCluster: true
-enablePasswordDB: true
-staticPasswords:
-- email: admin@example.com
-  hash: $2y$10$2b2cU8CPhOTaGrs1HRQuAueS7JTT5ZHsHSzYiFPm1leZck7Mc8T4W
-  username: admin
-  userID: 08a8684b-db88-4b73-90a9-3cd1661f5466
-connectors:
-- type: github
-  id: github
-  name: GitHub
-";
-
-fn hash(password: &str) -> BcryptHash {
-    hash_password(&SecretString::from(password.to_owned()), 10).expect("hashing works")
-}
-
-fn create(email: &str, password_hash: &BcryptHash) -> UserCreate {
-    UserCreate {
-        email: Email::parse(email).unwrap(),
-        password_hash: password_hash.clone(),
-        username: None,
-        user_id: None,
-    }
-}
-
-/// Dex as a fresh install has it: namespace `auth`, its configuration (ConfigMap or
-/// Secret per `config`) and its Deployment.
-async fn bench_with_dex(config: Config) -> Bench {
-    let bench = Bench::with_config(config.clone()).await;
-    let id = &config.identity;
-    bench.kube.put(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": id.dex_namespace}}));
-    let meta = json!({"name": id.dex_object, "namespace": id.dex_namespace});
-    bench.kube.put(if id.dex_object_kind == "secret" {
-        let encoded = base64::engine::general_purpose::STANDARD.encode(DEX_YAML);
-        json!({"apiVersion": "v1", "kind": "Secret", "metadata": meta, "data": {id.dex_key.as_str(): encoded}})
-    } else {
-        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": {id.dex_key.as_str(): DEX_YAML}})
-    });
-    bench.kube.put(json!({
-        "apiVersion": "apps/v1", "kind": "Deployment",
-        "metadata": {"name": id.dex_deployment, "namespace": id.dex_namespace},
-        "spec": {
-            "replicas": 1,
-            "selector": {"matchLabels": {"app": "dex"}},
-            "template": {
-                "metadata": {"labels": {"app": "dex"}},
-                "spec": {"containers": [{"name": "dex", "image": "ghcr.io/dexidp/dex:v2.41.1"}]}
-            }
-        }
-    }));
-    bench
-}
-
-fn dex_text(bench: &Bench) -> String {
-    let cm = bench
-        .kube
-        .get("v1", "configmaps", Some("auth"), "dex")
-        .expect("the Dex ConfigMap exists");
-    cm["data"]["config.yaml"].as_str().expect("config.yaml").to_owned()
-}
-
-fn dex_yaml(bench: &Bench) -> serde_yaml::Value {
-    serde_yaml::from_str(&dex_text(bench)).expect("Dex config stays YAML")
-}
-
-fn entry<'a>(yaml: &'a serde_yaml::Value, email: &str) -> Option<&'a serde_yaml::Value> {
-    yaml["staticPasswords"]
-        .as_sequence()?
-        .iter()
-        .find(|e| e["email"].as_str() == Some(email))
-}
-
-fn deployment(bench: &Bench) -> Value {
-    bench
-        .kube
-        .get("apps/v1", "deployments", Some("auth"), "dex")
-        .expect("the Dex Deployment exists")
-}
-
-fn restart_mark(bench: &Bench) -> Option<String> {
-    deployment(bench)["spec"]["template"]["metadata"]["annotations"][RESTART_ANNOTATION]
-        .as_str()
-        .map(str::to_owned)
-}
-
-fn writes(bench: &Bench) -> Vec<String> {
-    bench
-        .kube
-        .request_log()
-        .into_iter()
-        .filter(|r| r.is_write())
-        .map(|r| format!("{} {} {}", r.method, r.path, r.status))
-        .collect()
-}
 
 #[tokio::test]
 async fn creating_a_user_adds_its_dex_entry_keeps_the_rest_and_restarts_dex_once() {
     let bench = bench_with_dex(Config::default()).await;
     let password_hash = hash("correct horse battery");
-    let command = create("John.Doe@Company.com", &password_hash);
+    let command = user("John.Doe@Company.com", &password_hash);
 
     let done = bench.run(&command).await.expect("user.create succeeds");
-    let Outcome::Done(result) = done else { panic!("done at once") };
+    let Outcome::Done(result) = done else {
+        panic!("done at once")
+    };
     assert_eq!(result["email"], "john.doe@company.com");
     assert_eq!(result["restarted"], true);
 
@@ -132,31 +33,58 @@ async fn creating_a_user_adds_its_dex_entry_keeps_the_rest_and_restarts_dex_once
     assert_eq!(user["username"].as_str(), Some("John.Doe"));
     let expected_id = user_id_for(&command.email).to_string();
     assert_eq!(user["userID"].as_str(), Some(expected_id.as_str()));
-    assert!(entry(&yaml, "admin@example.com").is_some(), "the existing user stays");
-    assert_eq!(yaml["issuer"].as_str(), Some("http://dex.auth.svc.cluster.local:5556/dex"));
+    assert!(
+        entry(&yaml, "admin@example.com").is_some(),
+        "the existing user stays"
+    );
+    assert_eq!(
+        yaml["issuer"].as_str(),
+        Some("http://dex.auth.svc.cluster.local:5556/dex")
+    );
     assert_eq!(yaml["storage"]["config"]["inCluster"].as_bool(), Some(true));
     assert_eq!(yaml["connectors"][0]["id"].as_str(), Some("github"));
 
-    let fingerprint = DexConfig::parse(&dex_text(&bench)).unwrap().fingerprint().unwrap();
+    let fingerprint = DexConfig::parse(&dex_text(&bench))
+        .unwrap()
+        .fingerprint()
+        .unwrap();
     assert_eq!(restart_mark(&bench), Some(fingerprint));
-    assert_eq!(deployment(&bench)["metadata"]["generation"], 2, "one rollout");
+    assert_eq!(
+        deployment(&bench)["metadata"]["generation"],
+        2,
+        "one rollout"
+    );
 
-    let record = bench.services.store.user("john.doe@company.com").await.unwrap().expect("read model");
-    assert_eq!((record.username.as_str(), record.user_id.as_str()), ("John.Doe", expected_id.as_str()));
+    let record = bench
+        .services
+        .store
+        .user("john.doe@company.com")
+        .await
+        .unwrap()
+        .expect("read model");
+    assert_eq!(
+        (record.username.as_str(), record.user_id.as_str()),
+        ("John.Doe", expected_id.as_str())
+    );
 }
 
 #[tokio::test]
 async fn running_the_same_create_again_writes_nothing_and_restarts_nothing() {
     let bench = bench_with_dex(Config::default()).await;
-    let command = create("alice@example.com", &hash("alice-password"));
+    let command = user("alice@example.com", &hash("alice-password"));
     bench.run(&command).await.expect("first run");
     let cm_version = bench.resource_version("v1", "configmaps", Some("auth"), "dex");
     let generation = deployment(&bench)["metadata"]["generation"].clone();
     bench.kube.clear_request_log();
 
     let again = bench.run(&command).await.expect("second run");
-    assert!(matches!(again, Outcome::Done(ref v) if v["changed"] == false && v["restarted"] == false));
-    assert_eq!(bench.resource_version("v1", "configmaps", Some("auth"), "dex"), cm_version);
+    assert!(
+        matches!(again, Outcome::Done(ref v) if v["changed"] == false && v["restarted"] == false)
+    );
+    assert_eq!(
+        bench.resource_version("v1", "configmaps", Some("auth"), "dex"),
+        cm_version
+    );
     assert_eq!(deployment(&bench)["metadata"]["generation"], generation);
     assert_eq!(writes(&bench), Vec::<String>::new());
 }
@@ -164,9 +92,18 @@ async fn running_the_same_create_again_writes_nothing_and_restarts_nothing() {
 #[tokio::test]
 async fn creating_an_existing_email_with_another_password_fails_permanently() {
     let bench = bench_with_dex(Config::default()).await;
-    bench.run(&create("bob@example.com", &hash("first-password"))).await.unwrap();
-    let err = bench.run(&create("BOB@example.com", &hash("second-password"))).await.unwrap_err();
-    assert!(matches!(&err, Failure::Permanent(m) if m.contains("user.password.set")), "{err:?}");
+    bench
+        .run(&user("bob@example.com", &hash("first-password")))
+        .await
+        .unwrap();
+    let err = bench
+        .run(&user("BOB@example.com", &hash("second-password")))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Failure::Permanent(m) if m.contains("user.password.set")),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
@@ -174,55 +111,105 @@ async fn setting_a_password_changes_the_hash_and_keeps_the_user_id_and_username(
     let bench = bench_with_dex(Config::default()).await;
     let custom = UserCreate {
         username: Some("Carol C.".to_owned()),
-        ..create("carol@example.com", &hash("carol-first"))
+        ..user("carol@example.com", &hash("carol-first"))
     };
     bench.run(&custom).await.unwrap();
-    let before = entry(&dex_yaml(&bench), "carol@example.com").cloned().unwrap();
+    let before = entry(&dex_yaml(&bench), "carol@example.com")
+        .cloned()
+        .unwrap();
     let mark_before = restart_mark(&bench);
 
     let new_hash = hash("carol-second");
-    let set = UserPasswordSet { email: Email::parse("carol@example.com").unwrap(), password_hash: new_hash.clone() };
+    let set = UserPasswordSet {
+        email: Email::parse("carol@example.com").unwrap(),
+        password_hash: new_hash.clone(),
+    };
     bench.run(&set).await.expect("password set succeeds");
-    let after = entry(&dex_yaml(&bench), "carol@example.com").cloned().unwrap();
+    let after = entry(&dex_yaml(&bench), "carol@example.com")
+        .cloned()
+        .unwrap();
     assert_eq!(after["hash"].as_str(), Some(new_hash.as_str()));
     assert_eq!(after["userID"], before["userID"]);
     assert_eq!(after["username"].as_str(), Some("Carol C."));
-    assert_ne!(restart_mark(&bench), mark_before, "Dex restarts for the new hash");
+    assert_ne!(
+        restart_mark(&bench),
+        mark_before,
+        "Dex restarts for the new hash"
+    );
 
     let version = bench.resource_version("v1", "configmaps", Some("auth"), "dex");
     bench.run(&set).await.expect("the same set again");
-    assert_eq!(bench.resource_version("v1", "configmaps", Some("auth"), "dex"), version);
+    assert_eq!(
+        bench.resource_version("v1", "configmaps", Some("auth"), "dex"),
+        version
+    );
 
-    let unknown = UserPasswordSet { email: Email::parse("nobody@example.com").unwrap(), password_hash: new_hash };
-    assert!(matches!(bench.run(&unknown).await, Err(Failure::Permanent(m)) if m.contains("no Dex user")));
+    let unknown = UserPasswordSet {
+        email: Email::parse("nobody@example.com").unwrap(),
+        password_hash: new_hash,
+    };
+    assert!(
+        matches!(bench.run(&unknown).await, Err(Failure::Permanent(m)) if m.contains("no Dex user"))
+    );
 }
 
 #[tokio::test]
 async fn deleting_removes_the_entry_and_a_missing_user_is_already_deleted() {
     let bench = bench_with_dex(Config::default()).await;
-    bench.run(&create("dave@example.com", &hash("dave-password"))).await.unwrap();
-    assert!(bench.services.store.user("dave@example.com").await.unwrap().is_some());
-    let delete = UserDelete { email: Email::parse("dave@example.com").unwrap(), dry_run: false };
+    bench
+        .run(&user("dave@example.com", &hash("dave-password")))
+        .await
+        .unwrap();
+    assert!(
+        bench
+            .services
+            .store
+            .user("dave@example.com")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let delete = UserDelete {
+        email: Email::parse("dave@example.com").unwrap(),
+        dry_run: false,
+    };
 
     let done = bench.run(&delete).await.expect("delete succeeds");
     assert!(matches!(done, Outcome::Done(ref v) if v["deleted"] == true));
     let yaml = dex_yaml(&bench);
     assert!(entry(&yaml, "dave@example.com").is_none());
     assert!(entry(&yaml, "admin@example.com").is_some());
-    assert!(bench.services.store.user("dave@example.com").await.unwrap().is_none());
+    assert!(
+        bench
+            .services
+            .store
+            .user("dave@example.com")
+            .await
+            .unwrap()
+            .is_none()
+    );
 
     let version = bench.resource_version("v1", "configmaps", Some("auth"), "dex");
     let mark = restart_mark(&bench);
-    let again = bench.run(&delete).await.expect("deleting a missing user succeeds");
+    let again = bench
+        .run(&delete)
+        .await
+        .expect("deleting a missing user succeeds");
     assert!(matches!(again, Outcome::Done(ref v) if v["deleted"] == false));
-    assert_eq!(bench.resource_version("v1", "configmaps", Some("auth"), "dex"), version);
+    assert_eq!(
+        bench.resource_version("v1", "configmaps", Some("auth"), "dex"),
+        version
+    );
     assert_eq!(restart_mark(&bench), mark);
 }
 
 #[tokio::test]
 async fn two_parallel_creates_both_land_in_the_dex_config() {
     let bench = bench_with_dex(Config::default()).await;
-    let (one, two) = (create("erin@example.com", &hash("erin-password")), create("frank@example.com", &hash("frank-password")));
+    let (one, two) = (
+        user("erin@example.com", &hash("erin-password")),
+        user("frank@example.com", &hash("frank-password")),
+    );
     let (a, b) = tokio::join!(bench.run(&one), bench.run(&two));
     a.expect("erin's job succeeds");
     b.expect("frank's job succeeds");
@@ -230,15 +217,27 @@ async fn two_parallel_creates_both_land_in_the_dex_config() {
     assert!(entry(&yaml, "erin@example.com").is_some(), "{yaml:?}");
     assert!(entry(&yaml, "frank@example.com").is_some(), "{yaml:?}");
     assert!(entry(&yaml, "admin@example.com").is_some());
-    let fingerprint = DexConfig::parse(&dex_text(&bench)).unwrap().fingerprint().unwrap();
-    assert_eq!(restart_mark(&bench), Some(fingerprint), "Dex runs with both users");
+    let fingerprint = DexConfig::parse(&dex_text(&bench))
+        .unwrap()
+        .fingerprint()
+        .unwrap();
+    assert_eq!(
+        restart_mark(&bench),
+        Some(fingerprint),
+        "Dex runs with both users"
+    );
 }
 
 #[tokio::test]
 async fn a_conflict_on_the_write_is_retried_on_a_fresh_read() {
     let bench = bench_with_dex(Config::default()).await;
-    bench.kube.fail_next(FailRule::new("PUT", "/api/v1/namespaces/auth/configmaps/dex", 409).times(2));
-    bench.run(&create("grace@example.com", &hash("grace-password"))).await.expect("succeeds after conflicts");
+    bench
+        .kube
+        .fail_next(FailRule::new("PUT", "/api/v1/namespaces/auth/configmaps/dex", 409).times(2));
+    bench
+        .run(&user("grace@example.com", &hash("grace-password")))
+        .await
+        .expect("succeeds after conflicts");
     assert!(entry(&dex_yaml(&bench), "grace@example.com").is_some());
     let puts: Vec<u16> = bench
         .kube
@@ -255,20 +254,35 @@ async fn a_secret_holding_the_dex_config_is_edited_the_same_way() {
     let mut config = Config::default();
     config.identity.dex_object_kind = "secret".to_owned();
     let bench = bench_with_dex(config).await;
-    bench.run(&create("heidi@example.com", &hash("heidi-password"))).await.expect("user.create on a Secret");
-    let secret = bench.kube.get("v1", "secrets", Some("auth"), "dex").expect("secret");
-    let encoded = secret["data"]["config.yaml"].as_str().expect("data is base64 text");
-    let client_api: kube::Api<k8s_openapi::api::core::v1::Secret> = kube::Api::namespaced(bench.client.clone(), "auth");
-    let typed = client_api.get("dex").await.expect("read through the client");
+    bench
+        .run(&user("heidi@example.com", &hash("heidi-password")))
+        .await
+        .expect("user.create on a Secret");
+    let secret = bench
+        .kube
+        .get("v1", "secrets", Some("auth"), "dex")
+        .expect("secret");
+    let encoded = secret["data"]["config.yaml"]
+        .as_str()
+        .expect("data is base64 text");
+    let client_api: kube::Api<k8s_openapi::api::core::v1::Secret> =
+        kube::Api::namespaced(bench.client.clone(), "auth");
+    let typed = client_api
+        .get("dex")
+        .await
+        .expect("read through the client");
     let text = String::from_utf8(typed.data.unwrap()["config.yaml"].0.clone()).unwrap();
-    assert!(text.contains("heidi@example.com") && text.contains("admin@example.com"), "{text}");
+    assert!(
+        text.contains("heidi@example.com") && text.contains("admin@example.com"),
+        "{text}"
+    );
     assert!(!encoded.contains("heidi"), "stored base64-encoded");
 }
 
 #[tokio::test]
 async fn a_retried_job_finishes_the_restart_an_earlier_attempt_left_undone() {
     let bench = bench_with_dex(Config::default()).await;
-    let command = create("ivan@example.com", &hash("ivan-password"));
+    let command = user("ivan@example.com", &hash("ivan-password"));
     bench.run(&command).await.unwrap();
     // Pretend the restart never happened: the mark is stale.
     let mut dex = deployment(&bench);
@@ -277,32 +291,36 @@ async fn a_retried_job_finishes_the_restart_an_earlier_attempt_left_undone() {
     bench.kube.put(dex);
 
     bench.run(&command).await.unwrap();
-    assert_eq!(restart_mark(&bench).as_deref(), Some("stale"), "an unrelated re-run restarts nothing");
+    assert_eq!(
+        restart_mark(&bench).as_deref(),
+        Some("stale"),
+        "an unrelated re-run restarts nothing"
+    );
 
     let mut retry = bench.context(2);
     retry.previous_progress = Some(json!({"step": "dex-config-written"}));
     bench.run_in(&command, retry).await.unwrap();
-    let fingerprint = DexConfig::parse(&dex_text(&bench)).unwrap().fingerprint().unwrap();
+    let fingerprint = DexConfig::parse(&dex_text(&bench))
+        .unwrap()
+        .fingerprint()
+        .unwrap();
     assert_eq!(restart_mark(&bench), Some(fingerprint));
 }
 
 #[tokio::test]
 async fn kubectl_sees_the_user_a_job_created() {
     let bench = bench_with_dex(Config::default()).await;
-    bench.run(&create("judy@example.com", &hash("judy-password"))).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = dir.path().join("kubeconfig");
-    bench.kube.write_kubeconfig(&kubeconfig).unwrap();
-    // Async, so the in-memory API on this test's runtime keeps serving meanwhile.
-    let out = tokio::process::Command::new("/usr/bin/kubectl")
-        .arg("--kubeconfig")
-        .arg(&kubeconfig)
-        .args(["-n", "auth", "get", "configmap", "dex", "-o", r"jsonpath={.data.config\.yaml}"])
-        .output()
+    bench
+        .run(&user("judy@example.com", &hash("judy-password")))
         .await
-        .expect("kubectl runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let yaml: serde_yaml::Value = serde_yaml::from_slice(&out.stdout).expect("kubectl prints the YAML");
+        .unwrap();
+    let config_path = r"jsonpath={.data.config\.yaml}";
+    let out = kubectl(
+        &bench,
+        &["-n", "auth", "get", "configmap", "dex", "-o", config_path],
+    )
+    .await;
+    let yaml: serde_yaml::Value = serde_yaml::from_slice(&out).expect("kubectl prints the YAML");
     let judy = entry(&yaml, "judy@example.com").expect("kubectl shows the new user");
     assert_eq!(judy["username"].as_str(), Some("judy"));
 }

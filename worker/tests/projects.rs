@@ -1,68 +1,35 @@
 //! Project handlers against the in-memory Kubernetes API through the real client: the
-//! Profile (or plain namespace, quota and binding) each command leaves, the reference's
-//! GPU scenarios and partial updates read back from the cluster, and re-runs that
-//! change nothing.
+//! Profile (or plain namespace, quota and binding) each command leaves, names and their
+//! collisions, deletes, and re-runs that change nothing.
 
+mod provisioning;
 mod support;
 
-use std::collections::BTreeMap;
-
-use longshore_shared::command::parse_payload;
-use longshore_shared::command::projects::{ProjectCreate, ProjectDelete, ProjectUpdate};
-use longshore_shared::config::Config;
 use longshore_shared::job::{Failure, Outcome};
+use provisioning::*;
 use serde_json::{Value, json};
 use support::Bench;
-
-const GPU: &str = "requests.nvidia.com/gpu";
-const L4: &str = "requests.nvidia.com/l4";
-const T4: &str = "requests.nvidia.com/t4";
-const H100: &str = "requests.nvidia.com/h100";
-
-fn config_with_gpus(keys: &[&str]) -> Config {
-    let mut config = Config::default();
-    config.projects.gpu_keys = keys.iter().map(|k| (*k).to_owned()).collect();
-    config
-}
-
-fn create(body: Value) -> ProjectCreate {
-    parse_payload(&body).expect("a valid project.create payload")
-}
-
-fn update(body: Value) -> ProjectUpdate {
-    parse_payload(&body).expect("a valid project.update payload")
-}
-
-fn delete(name: &str) -> ProjectDelete {
-    parse_payload(&json!({"name": name})).expect("a valid project.delete payload")
-}
-
-fn profile(bench: &Bench, name: &str) -> Option<Value> {
-    bench.kube.get("kubeflow.org/v1", "profiles", None, name)
-}
-
-/// The Profile's hard quota as read back from the cluster.
-fn hard(bench: &Bench, name: &str) -> BTreeMap<String, String> {
-    let profile = profile(bench, name).expect("the profile exists");
-    serde_json::from_value(profile["spec"]["resourceQuotaSpec"]["hard"].clone()).expect("a string map")
-}
-
-fn quota(entries: &[(&str, &str)]) -> BTreeMap<String, String> {
-    entries.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
-}
-
-fn profile_version(bench: &Bench, name: &str) -> Option<String> {
-    bench.resource_version("kubeflow.org/v1", "profiles", None, name)
-}
 
 #[tokio::test]
 async fn creating_a_project_makes_a_profile_owned_by_the_email_with_the_default_quota() {
     let bench = Bench::start().await;
-    let done = bench.run(&create(json!({"owner_email": "John.Doe@Company.com"}))).await.unwrap();
+    let done = bench
+        .run(&create(json!({"owner_email": "John.Doe@Company.com"})))
+        .await
+        .unwrap();
 
     let profile = profile(&bench, "john-doe-company-com").expect("named from the email");
-    assert_eq!(profile["spec"]["owner"], json!({"kind": "User", "name": "john.doe@company.com"}));
-    let expected = quota(&[("cpu", "2"), ("memory", "4Gi"), ("requests.storage", "10Gi"), (GPU, "0"), (L4, "0")]);
+    assert_eq!(
+        profile["spec"]["owner"],
+        json!({"kind": "User", "name": "john.doe@company.com"})
+    );
+    let expected = quota(&[
+        ("cpu", "2"),
+        ("memory", "4Gi"),
+        ("requests.storage", "10Gi"),
+        (GPU, "0"),
+        (L4, "0"),
+    ]);
     assert_eq!(hard(&bench, "john-doe-company-com"), expected);
     let managers: Vec<&str> = profile["metadata"]["managedFields"]
         .as_array()
@@ -72,29 +39,25 @@ async fn creating_a_project_makes_a_profile_owned_by_the_email_with_the_default_
         .collect();
     assert_eq!(managers, ["longshore"]);
 
-    let Outcome::Done(result) = done else { panic!("done at once") };
+    let Outcome::Done(result) = done else {
+        panic!("done at once")
+    };
     assert_eq!(result["name"], "john-doe-company-com");
     assert_eq!(result["namespace"], "john-doe-company-com");
     assert_eq!(result["owner"], "john.doe@company.com");
     assert_eq!(result["resources"], json!(expected));
 
-    let record = bench.services.store.project("john-doe-company-com").await.unwrap().expect("read model");
+    let record = bench
+        .services
+        .store
+        .project("john-doe-company-com")
+        .await
+        .unwrap()
+        .expect("read model");
     assert_eq!(record.owner, "john.doe@company.com");
     assert_eq!(record.namespace, "john-doe-company-com");
     assert_eq!(record.backend, "kubeflow");
     assert_eq!(record.resources, json!(expected));
-}
-
-#[tokio::test]
-async fn the_references_create_body_sets_cpu_memory_storage_and_l4() {
-    let bench = Bench::start().await;
-    let body = json!({"owner_email": "user@example.com", "cpu_limit": "4", "memory_limit": "8",
-                      "storage_size": "20", "resources": {L4: "1"}});
-    bench.run(&create(body)).await.unwrap();
-    assert_eq!(
-        hard(&bench, "user-example-com"),
-        quota(&[("cpu", "4"), ("memory", "8Gi"), ("requests.storage", "20Gi"), (GPU, "0"), (L4, "1")])
-    );
 }
 
 #[tokio::test]
@@ -104,7 +67,10 @@ async fn running_the_same_create_or_update_again_leaves_the_profile_untouched() 
     bench.run(&command).await.unwrap();
     let version = profile_version(&bench, "user-example-com");
     let again = bench.run(&command).await.unwrap();
-    assert!(matches!(again, Outcome::Done(ref v) if v["changed"] == false), "{again:?}");
+    assert!(
+        matches!(again, Outcome::Done(ref v) if v["changed"] == false),
+        "{again:?}"
+    );
     assert_eq!(profile_version(&bench, "user-example-com"), version);
 
     let change = update(json!({"name": "user-example-com", "cpu_limit": "8"}));
@@ -113,101 +79,41 @@ async fn running_the_same_create_or_update_again_leaves_the_profile_untouched() 
     bench.kube.clear_request_log();
     bench.run(&change).await.unwrap();
     assert_eq!(profile_version(&bench, "user-example-com"), version);
-    assert!(bench.kube.request_log().iter().all(|r| !r.is_write()), "a re-run only reads");
-}
-
-#[tokio::test]
-async fn scenario_1_asking_only_for_l4_zeroes_the_other_configured_gpus() {
-    let bench = Bench::with_config(config_with_gpus(&[GPU, L4, T4])).await;
-    bench.run(&create(json!({"owner_email": "user@example.com", "resources": {L4: "2"}}))).await.unwrap();
-    let hard = hard(&bench, "user-example-com");
-    assert_eq!((hard[GPU].as_str(), hard[L4].as_str(), hard[T4].as_str()), ("0", "2", "0"));
-}
-
-#[tokio::test]
-async fn scenario_2_several_gpu_types_keep_their_explicit_values() {
-    let bench = Bench::with_config(config_with_gpus(&[GPU, L4, T4])).await;
-    let body = json!({"owner_email": "user@example.com", "resources": {L4: "2", H100: "1"}});
-    bench.run(&create(body)).await.unwrap();
-    let hard = hard(&bench, "user-example-com");
-    assert_eq!(
-        [&hard[GPU], &hard[L4], &hard[T4], &hard[H100]].map(String::as_str),
-        ["0", "2", "0", "1"]
+    assert!(
+        bench.kube.request_log().iter().all(|r| !r.is_write()),
+        "a re-run only reads"
     );
-}
-
-#[tokio::test]
-async fn scenario_3_other_resource_keys_leave_gpu_quota_untouched() {
-    let bench = Bench::with_config(config_with_gpus(&[GPU, L4, T4])).await;
-    bench.run(&create(json!({"owner_email": "user@example.com", "resources": {L4: "2", T4: "1"}}))).await.unwrap();
-    let before = hard(&bench, "user-example-com");
-    let body = json!({"name": "user-example-com", "resources": {"persistentvolumeclaims": "5", "services": "10"}});
-    bench.run(&update(body)).await.unwrap();
-    let mut expected = before.clone();
-    expected.insert("persistentvolumeclaims".into(), "5".into());
-    expected.insert("services".into(), "10".into());
-    assert_eq!(hard(&bench, "user-example-com"), expected);
-    assert_eq!((expected[L4].as_str(), expected[T4].as_str()), ("2", "1"));
-}
-
-#[tokio::test]
-async fn a_cpu_only_update_leaves_memory_storage_and_gpus_as_they_were() {
-    let bench = Bench::start().await;
-    let body = json!({"owner_email": "user@example.com", "memory_limit": "8", "resources": {L4: "1"}});
-    bench.run(&create(body)).await.unwrap();
-    bench.run(&update(json!({"name": "user-example-com", "cpu_limit": "16"}))).await.unwrap();
-    assert_eq!(
-        hard(&bench, "user-example-com"),
-        quota(&[("cpu", "16"), ("memory", "8Gi"), ("requests.storage", "10Gi"), (GPU, "0"), (L4, "1")])
-    );
-}
-
-#[tokio::test]
-async fn the_h100_example_zeroes_every_configured_gpu_key() {
-    let bench = Bench::with_config(config_with_gpus(&[GPU, L4])).await;
-    bench.run(&create(json!({"owner_email": "user@example.com", "resources": {GPU: "1", L4: "2"}}))).await.unwrap();
-    bench.run(&update(json!({"name": "user-example-com", "resources": {H100: "1"}}))).await.unwrap();
-    let hard = hard(&bench, "user-example-com");
-    assert_eq!([&hard[GPU], &hard[L4], &hard[H100]].map(String::as_str), ["0", "0", "1"]);
-}
-
-#[tokio::test]
-async fn updating_l4_zeroes_the_other_gpus_as_the_faq_states() {
-    let bench = Bench::with_config(config_with_gpus(&[GPU, L4, T4])).await;
-    bench.run(&create(json!({"owner_email": "user@example.com", "resources": {GPU: "1", T4: "3"}}))).await.unwrap();
-    bench.run(&update(json!({"name": "user-example-com", "resources": {L4: "2"}}))).await.unwrap();
-    let hard = hard(&bench, "user-example-com");
-    assert_eq!([&hard[GPU], &hard[L4], &hard[T4]].map(String::as_str), ["0", "2", "0"]);
-}
-
-#[tokio::test]
-async fn the_references_update_example_changes_cpu_memory_and_l4_only() {
-    let bench = Bench::start().await;
-    bench.run(&create(json!({"owner_email": "user@example.com", "storage_size": "30"}))).await.unwrap();
-    let body = json!({"name": "user-example-com", "cpu_limit": "8", "memory_limit": "16", "resources": {L4: "2"}});
-    let done = bench.run(&update(body)).await.unwrap();
-    let expected = quota(&[("cpu", "8"), ("memory", "16Gi"), ("requests.storage", "30Gi"), (GPU, "0"), (L4, "2")]);
-    assert_eq!(hard(&bench, "user-example-com"), expected);
-    assert!(matches!(done, Outcome::Done(ref v) if v["resources"] == json!(expected)));
-    let record = bench.services.store.project("user-example-com").await.unwrap().unwrap();
-    assert_eq!(record.resources, json!(expected));
 }
 
 #[tokio::test]
 async fn updating_a_missing_project_fails_permanently() {
     let bench = Bench::start().await;
-    let err = bench.run(&update(json!({"name": "ghost", "cpu_limit": "1"}))).await.unwrap_err();
+    let err = bench
+        .run(&update(json!({"name": "ghost", "cpu_limit": "1"})))
+        .await
+        .unwrap_err();
     assert_eq!(err, Failure::Permanent("no project ghost".into()));
 }
 
 #[tokio::test]
 async fn deleting_removes_the_profile_and_a_missing_project_is_already_deleted() {
     let bench = Bench::start().await;
-    bench.run(&create(json!({"owner_email": "user@example.com"}))).await.unwrap();
+    bench
+        .run(&create(json!({"owner_email": "user@example.com"})))
+        .await
+        .unwrap();
     let done = bench.run(&delete("user-example-com")).await.unwrap();
     assert!(matches!(done, Outcome::Done(ref v) if v["deleted"] == true));
     assert!(profile(&bench, "user-example-com").is_none());
-    assert!(bench.services.store.project("user-example-com").await.unwrap().is_none());
+    assert!(
+        bench
+            .services
+            .store
+            .project("user-example-com")
+            .await
+            .unwrap()
+            .is_none()
+    );
     let again = bench.run(&delete("user-example-com")).await.unwrap();
     assert!(matches!(again, Outcome::Done(ref v) if v["deleted"] == false));
 }
@@ -215,48 +121,64 @@ async fn deleting_removes_the_profile_and_a_missing_project_is_already_deleted()
 #[tokio::test]
 async fn a_derived_name_owned_by_another_email_gets_the_deterministic_suffix() {
     let bench = Bench::start().await;
-    bench.run(&create(json!({"owner_email": "a.b@x.com"}))).await.unwrap();
-    let done = bench.run(&create(json!({"owner_email": "a-b@x.com"}))).await.unwrap();
-    let Outcome::Done(result) = done else { panic!("done") };
+    bench
+        .run(&create(json!({"owner_email": "a.b@x.com"})))
+        .await
+        .unwrap();
+    let done = bench
+        .run(&create(json!({"owner_email": "a-b@x.com"})))
+        .await
+        .unwrap();
+    let Outcome::Done(result) = done else {
+        panic!("done")
+    };
     let name = result["name"].as_str().unwrap().to_owned();
-    assert!(name.starts_with("a-b-x-com-") && name.len() == "a-b-x-com-".len() + 4, "{name}");
-    assert_eq!(profile(&bench, &name).unwrap()["spec"]["owner"]["name"], "a-b@x.com");
-    assert_eq!(profile(&bench, "a-b-x-com").unwrap()["spec"]["owner"]["name"], "a.b@x.com");
+    assert!(
+        name.starts_with("a-b-x-com-") && name.len() == "a-b-x-com-".len() + 4,
+        "{name}"
+    );
+    assert_eq!(
+        profile(&bench, &name).unwrap()["spec"]["owner"]["name"],
+        "a-b@x.com"
+    );
+    assert_eq!(
+        profile(&bench, "a-b-x-com").unwrap()["spec"]["owner"]["name"],
+        "a.b@x.com"
+    );
 
     let version = profile_version(&bench, &name);
-    let again = bench.run(&create(json!({"owner_email": "a-b@x.com"}))).await.unwrap();
+    let again = bench
+        .run(&create(json!({"owner_email": "a-b@x.com"})))
+        .await
+        .unwrap();
     assert!(matches!(again, Outcome::Done(ref v) if v["name"] == name.as_str()));
     assert_eq!(profile_version(&bench, &name), version);
 
-    let taken = bench.run(&create(json!({"owner_email": "c@x.com", "name": "a-b-x-com"}))).await;
+    let taken = bench
+        .run(&create(
+            json!({"owner_email": "c@x.com", "name": "a-b-x-com"}),
+        ))
+        .await;
     assert!(matches!(taken, Err(Failure::Permanent(m)) if m.contains("another owner")));
 }
 
 #[tokio::test]
 async fn kubectl_reads_the_profile_a_job_created() {
     let bench = Bench::start().await;
-    bench.run(&create(json!({"owner_email": "kate@example.com", "cpu_limit": 3}))).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = dir.path().join("kubeconfig");
-    bench.kube.write_kubeconfig(&kubeconfig).unwrap();
-    let out = tokio::process::Command::new("/usr/bin/kubectl")
-        .arg("--kubeconfig")
-        .arg(&kubeconfig)
-        .args(["get", "profile", "kate-example-com", "-o", "json"])
-        .output()
+    bench
+        .run(&create(
+            json!({"owner_email": "kate@example.com", "cpu_limit": 3}),
+        ))
         .await
-        .expect("kubectl runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let profile: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        .unwrap();
+    let out = kubectl(
+        &bench,
+        &["get", "profile", "kate-example-com", "-o", "json"],
+    )
+    .await;
+    let profile: Value = serde_json::from_slice(&out).expect("JSON");
     assert_eq!(profile["spec"]["owner"]["name"], "kate@example.com");
     assert_eq!(profile["spec"]["resourceQuotaSpec"]["hard"]["cpu"], "3");
-}
-
-fn plain_config() -> Config {
-    let mut config = Config::default();
-    config.projects.backend = "plain".to_owned();
-    config.projects.owner_cluster_role = "admin".to_owned();
-    config
 }
 
 #[tokio::test]
@@ -265,65 +187,172 @@ async fn the_plain_backend_makes_a_namespace_quota_and_owner_binding() {
     let body = json!({"owner_email": "user@example.com", "cpu_limit": "4", "resources": {L4: "1"}});
     bench.run(&create(body)).await.unwrap();
 
-    let namespace = bench.kube.get("v1", "namespaces", None, "user-example-com").expect("namespace");
-    assert_eq!(namespace["metadata"]["labels"]["app.kubernetes.io/managed-by"], "longshore");
-    assert_eq!(namespace["metadata"]["annotations"]["longshore.dev/owner"], "user@example.com");
-    let rq = bench.kube.get("v1", "resourcequotas", Some("user-example-com"), "longshore-quota").expect("quota");
+    let namespace = bench
+        .kube
+        .get("v1", "namespaces", None, "user-example-com")
+        .expect("namespace");
+    assert_eq!(
+        namespace["metadata"]["labels"]["app.kubernetes.io/managed-by"],
+        "longshore"
+    );
+    assert_eq!(
+        namespace["metadata"]["annotations"]["longshore.dev/owner"],
+        "user@example.com"
+    );
+    let rq = bench
+        .kube
+        .get(
+            "v1",
+            "resourcequotas",
+            Some("user-example-com"),
+            "longshore-quota",
+        )
+        .expect("quota");
     assert_eq!(
         rq["spec"]["hard"],
         json!({"cpu": "4", "memory": "4Gi", "requests.storage": "10Gi", GPU: "0", L4: "1"})
     );
     let rb = bench
         .kube
-        .get("rbac.authorization.k8s.io/v1", "rolebindings", Some("user-example-com"), "longshore-owner")
+        .get(
+            "rbac.authorization.k8s.io/v1",
+            "rolebindings",
+            Some("user-example-com"),
+            "longshore-owner",
+        )
         .expect("binding");
-    assert_eq!(rb["roleRef"], json!({"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "admin"}));
+    assert_eq!(
+        rb["roleRef"],
+        json!({"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "admin"})
+    );
     assert_eq!(
         rb["subjects"],
         json!([{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "user@example.com"}])
     );
-    assert_eq!(bench.services.store.project("user-example-com").await.unwrap().unwrap().backend, "plain");
+    assert_eq!(
+        bench
+            .services
+            .store
+            .project("user-example-com")
+            .await
+            .unwrap()
+            .unwrap()
+            .backend,
+        "plain"
+    );
 
     let versions = |bench: &Bench| {
         [
             bench.resource_version("v1", "namespaces", None, "user-example-com"),
-            bench.resource_version("v1", "resourcequotas", Some("user-example-com"), "longshore-quota"),
-            bench.resource_version("rbac.authorization.k8s.io/v1", "rolebindings", Some("user-example-com"), "longshore-owner"),
+            bench.resource_version(
+                "v1",
+                "resourcequotas",
+                Some("user-example-com"),
+                "longshore-quota",
+            ),
+            bench.resource_version(
+                "rbac.authorization.k8s.io/v1",
+                "rolebindings",
+                Some("user-example-com"),
+                "longshore-owner",
+            ),
         ]
     };
     let before = versions(&bench);
-    bench.run(&create(json!({"owner_email": "user@example.com", "cpu_limit": "4", "resources": {L4: "1"}}))).await.unwrap();
+    bench
+        .run(&create(
+            json!({"owner_email": "user@example.com", "cpu_limit": "4", "resources": {L4: "1"}}),
+        ))
+        .await
+        .unwrap();
     assert_eq!(versions(&bench), before, "a re-run changes nothing");
 }
 
 #[tokio::test]
 async fn the_plain_backend_updates_the_quota_and_deletes_the_namespace() {
     let bench = Bench::with_config(plain_config()).await;
-    bench.run(&create(json!({"owner_email": "user@example.com", "resources": {L4: "2"}}))).await.unwrap();
+    bench
+        .run(&create(
+            json!({"owner_email": "user@example.com", "resources": {L4: "2"}}),
+        ))
+        .await
+        .unwrap();
     bench.run(&update(json!({"name": "user-example-com", "memory_limit": 32, "resources": {"services": "10"}}))).await.unwrap();
-    let rq = bench.kube.get("v1", "resourcequotas", Some("user-example-com"), "longshore-quota").unwrap();
+    let rq = bench
+        .kube
+        .get(
+            "v1",
+            "resourcequotas",
+            Some("user-example-com"),
+            "longshore-quota",
+        )
+        .unwrap();
     assert_eq!(
         rq["spec"]["hard"],
         json!({"cpu": "2", "memory": "32Gi", "requests.storage": "10Gi", GPU: "0", L4: "2", "services": "10"})
     );
     bench.run(&delete("user-example-com")).await.unwrap();
-    assert!(bench.kube.get("v1", "namespaces", None, "user-example-com").is_none());
-    assert!(bench.kube.get("v1", "resourcequotas", Some("user-example-com"), "longshore-quota").is_none());
+    assert!(
+        bench
+            .kube
+            .get("v1", "namespaces", None, "user-example-com")
+            .is_none()
+    );
+    assert!(
+        bench
+            .kube
+            .get(
+                "v1",
+                "resourcequotas",
+                Some("user-example-com"),
+                "longshore-quota"
+            )
+            .is_none()
+    );
 }
 
 #[tokio::test]
 async fn the_plain_backend_never_touches_a_namespace_it_did_not_make() {
     let bench = Bench::with_config(plain_config()).await;
-    bench.kube.put(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "user-example-com"}}));
+    bench.kube.put(
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "user-example-com"}}),
+    );
     let err = bench.run(&delete("user-example-com")).await.unwrap_err();
-    assert!(matches!(&err, Failure::Permanent(m) if m.contains("not a Longshore project")), "{err:?}");
-    assert!(bench.kube.get("v1", "namespaces", None, "user-example-com").is_some());
-    let err = bench.run(&update(json!({"name": "user-example-com", "cpu_limit": "1"}))).await.unwrap_err();
+    assert!(
+        matches!(&err, Failure::Permanent(m) if m.contains("not a Longshore project")),
+        "{err:?}"
+    );
+    assert!(
+        bench
+            .kube
+            .get("v1", "namespaces", None, "user-example-com")
+            .is_some()
+    );
+    let err = bench
+        .run(&update(
+            json!({"name": "user-example-com", "cpu_limit": "1"}),
+        ))
+        .await
+        .unwrap_err();
     assert!(err.is_permanent());
 
-    let done = bench.run(&create(json!({"owner_email": "user@example.com"}))).await.unwrap();
-    let Outcome::Done(result) = done else { panic!("done") };
-    assert_ne!(result["name"], "user-example-com", "the suffixed name is used");
-    let foreign = bench.kube.get("v1", "namespaces", None, "user-example-com").unwrap();
-    assert!(foreign["metadata"]["labels"].is_null(), "the foreign namespace is left as it was");
+    let done = bench
+        .run(&create(json!({"owner_email": "user@example.com"})))
+        .await
+        .unwrap();
+    let Outcome::Done(result) = done else {
+        panic!("done")
+    };
+    assert_ne!(
+        result["name"], "user-example-com",
+        "the suffixed name is used"
+    );
+    let foreign = bench
+        .kube
+        .get("v1", "namespaces", None, "user-example-com")
+        .unwrap();
+    assert!(
+        foreign["metadata"]["labels"].is_null(),
+        "the foreign namespace is left as it was"
+    );
 }

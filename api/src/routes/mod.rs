@@ -4,7 +4,10 @@ pub mod apps;
 pub mod commands;
 pub mod health;
 pub mod jobs;
+pub mod projects;
+pub mod provision;
 pub mod tokens;
+pub mod users;
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};

@@ -17,7 +17,10 @@ pub async fn noop(cmd: Noop, ctx: Context) -> HandlerResult {
     if let Some(fail_times) = cmd.fail_times
         && ctx.attempt <= i64::from(fail_times)
     {
-        let message = format!("diag.noop failing on purpose (attempt {} of {fail_times} to fail)", ctx.attempt);
+        let message = format!(
+            "diag.noop failing on purpose (attempt {} of {fail_times} to fail)",
+            ctx.attempt
+        );
         return Err(match cmd.fail_mode {
             FailMode::Transient => Failure::Transient(message),
             FailMode::Permanent => Failure::Permanent(message),

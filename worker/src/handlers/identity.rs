@@ -74,7 +74,13 @@ pub async fn delete(cmd: UserDelete, ctx: Context) -> HandlerResult {
             "would_delete": exists,
         })));
     }
-    let change = dex::change(&ctx, &Edit::Delete { email: email.clone() }).await?;
+    let change = dex::change(
+        &ctx,
+        &Edit::Delete {
+            email: email.clone(),
+        },
+    )
+    .await?;
     ctx.store()
         .delete_user(&email)
         .await

@@ -11,7 +11,10 @@ use crate::Registry;
 /// A registry with every handler this build implements.
 pub fn registry() -> Registry {
     let mut registry = Registry::new();
-    registry.register(apps::deploy).register(apps::restart).register(apps::delete);
+    registry
+        .register(apps::deploy)
+        .register(apps::restart)
+        .register(apps::delete);
     registry.register(diag::noop);
     registry
         .register(identity::create)

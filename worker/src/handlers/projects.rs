@@ -14,24 +14,38 @@
 //! - Update of a missing project fails permanently; delete of one succeeds. A plain
 //!   namespace Longshore did not make is never updated, taken over or deleted.
 //! - Quotas are never shrunk by omission: every write carries every live key.
+//! - Quota writes are conditional on the resourceVersion read (the reference's advice
+//!   on concurrent requests): parallel updates of one project re-read and merge again
+//!   instead of overwriting each other.
 
 mod kubeflow;
 mod plain;
 
 use std::collections::BTreeMap;
+use std::fmt::Debug;
+use std::time::Duration;
 
+use kube::api::{Api, Patch, PatchParams};
 use longshore_shared::clock::now_ms;
 use longshore_shared::command::projects::{ProjectCreate, ProjectDelete, ProjectUpdate};
 use longshore_shared::config::ProjectsConfig;
 use longshore_shared::domain::{ProfileName, Quantity, merge_quota};
 use longshore_shared::job::{Failure, Outcome};
+use longshore_shared::kube::classify::is_conflict;
+use longshore_shared::kube::{MANAGER, retrying};
 use longshore_shared::store::ProjectRecord;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::json;
 
 pub use plain::{BINDING_NAME, MANAGED_BY_LABEL, OWNER_ANNOTATION, QUOTA_NAME};
 
 use crate::Context;
 use crate::registry::HandlerResult;
+
+/// How often a quota write is re-made on a fresh read after the object changed under
+/// it, before the attempt gives up (the runtime then retries the whole job).
+const MAX_ROUNDS: u32 = 12;
 
 /// A project as the cluster holds it.
 #[derive(Debug, Clone)]
@@ -42,6 +56,10 @@ pub struct Live {
     pub hard: BTreeMap<String, String>,
     /// Being deleted: nothing may be written to it until it is gone.
     pub terminating: bool,
+    /// The resourceVersion of the object holding the quota, if it exists. Writes carry
+    /// it as a precondition, so two jobs merging into the same quota at once never
+    /// lose each other's change: the later one re-reads and merges again.
+    pub version: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,28 +103,43 @@ pub async fn create(cmd: ProjectCreate, ctx: Context) -> HandlerResult {
     let backend = Backend::of(settings);
     let client = ctx.kube()?;
     let owner = cmd.owner_email.normalized();
-    let (name, live) = choose_name(backend, &client, &cmd, &owner).await?;
-    if live.as_ref().is_some_and(|l| l.terminating) {
-        return Err(Failure::Transient(format!(
-            "project {name} is still being deleted; creating it again once it is gone"
-        )));
-    }
     let defaults = settings.quota_defaults().map_err(Failure::permanent)?;
-    let mut base = defaults.entries(&settings.gpu_keys);
-    if let Some(live) = &live {
-        base.extend(live.hard.clone());
-    }
-    let hard = merge_quota(&base, &cmd.quota_request(), &settings.gpu_keys);
-    match backend {
-        Backend::Kubeflow => kubeflow::apply_profile(&client, name.as_str(), &owner, &hard).await?,
-        Backend::Plain => {
-            let role = &settings.owner_cluster_role;
-            plain::apply_project(&client, name.as_str(), &owner, role, &hard).await?;
+    for round in 0..MAX_ROUNDS {
+        let (name, live) = choose_name(backend, &client, &cmd, &owner).await?;
+        if live.as_ref().is_some_and(|l| l.terminating) {
+            return Err(Failure::Transient(format!(
+                "project {name} is still being deleted; creating it again once it is gone"
+            )));
         }
+        let mut base = defaults.entries(&settings.gpu_keys);
+        if let Some(live) = &live {
+            base.extend(live.hard.clone());
+        }
+        let hard = merge_quota(&base, &cmd.quota_request(), &settings.gpu_keys);
+        let version = live.as_ref().and_then(|l| l.version.as_deref());
+        let landed = match backend {
+            Backend::Kubeflow => {
+                kubeflow::apply_profile(&client, name.as_str(), &owner, &hard, version).await?
+            }
+            Backend::Plain => {
+                let role = &settings.owner_cluster_role;
+                plain::apply_project(&client, name.as_str(), &owner, role, &hard, version).await?
+            }
+        };
+        if landed {
+            let changed = live.is_none_or(|l| !same_quota(&l.hard, &hard));
+            record_project(&ctx, backend, name.as_str(), &owner, &hard).await?;
+            return Ok(Outcome::Done(view(
+                backend,
+                name.as_str(),
+                &owner,
+                &hard,
+                changed,
+            )));
+        }
+        pause(round).await;
     }
-    let changed = live.is_none_or(|l| !same_quota(&l.hard, &hard));
-    record_project(&ctx, backend, name.as_str(), &owner, &hard).await?;
-    Ok(Outcome::Done(view(backend, name.as_str(), &owner, &hard, changed)))
+    Err(kept_changing(cmd.profile_name().as_str()))
 }
 
 pub async fn update(cmd: ProjectUpdate, ctx: Context) -> HandlerResult {
@@ -114,24 +147,34 @@ pub async fn update(cmd: ProjectUpdate, ctx: Context) -> HandlerResult {
     let backend = Backend::of(settings);
     let client = ctx.kube()?;
     let name = cmd.name.as_str();
-    let live = backend
-        .read(&client, name)
-        .await?
-        .ok_or_else(|| Failure::Permanent(format!("no project {name}")))?;
-    let owner = live.owner.clone().ok_or_else(|| not_ours(name))?;
-    if live.terminating {
-        return Err(Failure::Permanent(format!("project {name} is being deleted")));
-    }
-    let hard = merge_quota(&live.hard, &cmd.quota_request(), &settings.gpu_keys);
-    let changed = !same_quota(&live.hard, &hard);
-    if changed {
-        match backend {
-            Backend::Kubeflow => kubeflow::apply_profile(&client, name, &owner, &hard).await?,
-            Backend::Plain => plain::apply_quota(&client, name, &hard).await?,
+    for round in 0..MAX_ROUNDS {
+        let live = backend
+            .read(&client, name)
+            .await?
+            .ok_or_else(|| Failure::Permanent(format!("no project {name}")))?;
+        let owner = live.owner.clone().ok_or_else(|| not_ours(name))?;
+        if live.terminating {
+            return Err(Failure::Permanent(format!(
+                "project {name} is being deleted"
+            )));
         }
+        let hard = merge_quota(&live.hard, &cmd.quota_request(), &settings.gpu_keys);
+        let changed = !same_quota(&live.hard, &hard);
+        let version = live.version.as_deref();
+        let landed = !changed
+            || match backend {
+                Backend::Kubeflow => {
+                    kubeflow::apply_profile(&client, name, &owner, &hard, version).await?
+                }
+                Backend::Plain => plain::apply_quota(&client, name, &hard, version).await?,
+            };
+        if landed {
+            record_project(&ctx, backend, name, &owner, &hard).await?;
+            return Ok(Outcome::Done(view(backend, name, &owner, &hard, changed)));
+        }
+        pause(round).await;
     }
-    record_project(&ctx, backend, name, &owner, &hard).await?;
-    Ok(Outcome::Done(view(backend, name, &owner, &hard, changed)))
+    Err(kept_changing(name))
 }
 
 pub async fn delete(cmd: ProjectDelete, ctx: Context) -> HandlerResult {
@@ -190,6 +233,36 @@ async fn choose_name(
     )))
 }
 
+/// Server-side apply of `object`, whose metadata may carry the resourceVersion read as
+/// a precondition; false when the object changed since (409), so the caller re-reads.
+async fn apply_at<K>(api: &Api<K>, name: &str, object: &K) -> Result<bool, Failure>
+where
+    K: Clone + DeserializeOwned + Serialize + Debug,
+{
+    let params = PatchParams::apply(MANAGER).force();
+    let patch = Patch::Apply(object);
+    retrying(|| async {
+        match api.patch(name, &params, &patch).await {
+            Ok(_) => Ok(true),
+            Err(err) if is_conflict(&err) => Ok(false),
+            Err(err) => Err(err),
+        }
+    })
+    .await
+}
+
+/// A short, growing pause with jitter, so jobs that collided do not collide again.
+async fn pause(round: u32) {
+    let jitter = u64::from(uuid::Uuid::new_v4().as_bytes()[0] % 20);
+    tokio::time::sleep(Duration::from_millis(10 * u64::from(round + 1) + jitter)).await;
+}
+
+fn kept_changing(name: &str) -> Failure {
+    Failure::Transient(format!(
+        "project {name} kept changing under concurrent writes; trying again later"
+    ))
+}
+
 fn owned_by(live: &Live, owner: &str) -> bool {
     live.owner
         .as_deref()
@@ -220,12 +293,12 @@ fn doomed(backend: Backend, name: &str) -> Vec<String> {
 fn same_quota(a: &BTreeMap<String, String>, b: &BTreeMap<String, String>) -> bool {
     a.len() == b.len()
         && a.iter().all(|(key, value)| {
-            b.get(key).is_some_and(|other| {
-                match (Quantity::parse(value), Quantity::parse(other)) {
+            b.get(key).is_some_and(
+                |other| match (Quantity::parse(value), Quantity::parse(other)) {
                     (Ok(x), Ok(y)) => x.same_amount(&y),
                     _ => value == other,
-                }
-            })
+                },
+            )
         })
 }
 
@@ -257,7 +330,9 @@ async fn record_project(
     let now = now_ms();
     let record = ProjectRecord {
         name: name.to_owned(),
-        owner: owner.to_owned(),
+        // Lower-cased like every email Longshore writes, so `by-email` finds profiles
+        // made elsewhere with another spelling.
+        owner: owner.to_lowercase(),
         namespace: name.to_owned(),
         backend: backend.name().to_owned(),
         resources: json!(hard),

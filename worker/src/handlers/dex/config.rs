@@ -42,9 +42,7 @@ pub enum EditError {
     NotAMapping,
     #[error("`staticPasswords` in Dex's configuration is not a list")]
     NotAList,
-    #[error(
-        "user {0} already exists with another password; use user.password.set to change it"
-    )]
+    #[error("user {0} already exists with another password; use user.password.set to change it")]
     Exists(String),
     #[error("no Dex user {0}; create it with user.create")]
     Missing(String),
@@ -274,7 +272,13 @@ connectors: []
             .collect();
         assert_eq!(
             keys,
-            ["issuer", "storage", "enablePasswordDB", "staticPasswords", "connectors"]
+            [
+                "issuer",
+                "storage",
+                "enablePasswordDB",
+                "staticPasswords",
+                "connectors"
+            ]
         );
         let again = DexConfig::parse(&text).unwrap();
         assert_eq!(again.find("ALICE@example.com").unwrap(), Some(alice("h1")));

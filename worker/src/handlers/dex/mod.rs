@@ -46,7 +46,14 @@ pub async fn change(ctx: &Context, edit: &Edit) -> Result<Change, Failure> {
         .as_ref()
         .is_some_and(|p| p["step"] == WRITTEN_STEP);
     let restarted = if written || earlier_write {
-        dex.restart(&landed.fingerprint).await?
+        // The list as it is now, not as this job left it: when jobs write one after
+        // another, whichever restarts last marks Dex with the list it will read.
+        let current = dex
+            .read()
+            .await?
+            .fingerprint()
+            .map_err(Failure::permanent)?;
+        dex.restart(&current).await?
     } else {
         false
     };

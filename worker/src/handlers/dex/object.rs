@@ -130,7 +130,13 @@ impl<'a> DexObject<'a> {
                 .as_ref()
                 .and_then(|d| d.get(key))
                 .map(|bytes| String::from_utf8_lossy(&bytes.0).into_owned())
-                .or_else(|| secret.string_data.as_ref().and_then(|d| d.get(key)).cloned()),
+                .or_else(|| {
+                    secret
+                        .string_data
+                        .as_ref()
+                        .and_then(|d| d.get(key))
+                        .cloned()
+                }),
         };
         let text = text.ok_or_else(|| {
             Failure::Permanent(format!("the {} has no key `{key}`", self.describe()))

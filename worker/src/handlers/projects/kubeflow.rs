@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 use kube::api::Api;
 use longshore_shared::job::Failure;
 use longshore_shared::kube::crds::{Profile, ProfileOwner, ProfileSpec, ResourceQuotaSpec};
-use longshore_shared::kube::{apply, delete_if_exists, get_opt};
+use longshore_shared::kube::{delete_if_exists, get_opt};
 
-use super::Live;
+use super::{Live, apply_at};
 
 pub async fn read(client: &kube::Client, name: &str) -> Result<Option<Live>, Failure> {
     let api: Api<Profile> = Api::all(client.clone());
@@ -21,19 +21,22 @@ pub async fn read(client: &kube::Client, name: &str) -> Result<Option<Live>, Fai
             .map(|quota| quota.hard)
             .unwrap_or_default(),
         terminating: profile.metadata.deletion_timestamp.is_some(),
+        version: profile.metadata.resource_version,
     }))
 }
 
-/// Applies the whole Profile; the quota given always holds every key the live one had,
-/// so server-side apply never drops a limit.
+/// Applies the whole Profile, on the condition that it is still at `version` (the
+/// resourceVersion read, if it existed); false when it changed since. The quota given
+/// always holds every key the live one had, so server-side apply never drops a limit.
 pub async fn apply_profile(
     client: &kube::Client,
     name: &str,
     owner: &str,
     hard: &BTreeMap<String, String>,
-) -> Result<(), Failure> {
+    version: Option<&str>,
+) -> Result<bool, Failure> {
     let api: Api<Profile> = Api::all(client.clone());
-    let profile = Profile::new(
+    let mut profile = Profile::new(
         name,
         ProfileSpec {
             owner: ProfileOwner {
@@ -43,8 +46,8 @@ pub async fn apply_profile(
             resource_quota_spec: Some(ResourceQuotaSpec { hard: hard.clone() }),
         },
     );
-    apply(&api, name, &profile).await?;
-    Ok(())
+    profile.metadata.resource_version = version.map(str::to_owned);
+    apply_at(&api, name, &profile).await
 }
 
 /// Deletes the Profile; Kubeflow removes its namespace and everything in it.

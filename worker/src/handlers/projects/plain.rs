@@ -13,7 +13,7 @@ use kube::api::Api;
 use longshore_shared::job::Failure;
 use longshore_shared::kube::{apply, delete_if_exists, get_opt};
 
-use super::Live;
+use super::{Live, apply_at};
 
 pub const QUOTA_NAME: &str = "longshore-quota";
 pub const BINDING_NAME: &str = "longshore-owner";
@@ -39,9 +39,12 @@ pub async fn read(client: &kube::Client, name: &str) -> Result<Option<Live>, Fai
         .then(|| meta.annotations.as_ref()?.get(OWNER_ANNOTATION).cloned())
         .flatten();
     let quotas: Api<ResourceQuota> = Api::namespaced(client.clone(), name);
-    let hard = get_opt(&quotas, QUOTA_NAME)
-        .await?
-        .and_then(|quota| quota.spec?.hard)
+    let quota = get_opt(&quotas, QUOTA_NAME).await?;
+    let version = quota
+        .as_ref()
+        .and_then(|q| q.metadata.resource_version.clone());
+    let hard = quota
+        .and_then(|q| q.spec?.hard)
         .unwrap_or_default()
         .into_iter()
         .map(|(key, value)| (key, value.0))
@@ -50,17 +53,20 @@ pub async fn read(client: &kube::Client, name: &str) -> Result<Option<Live>, Fai
         owner,
         hard,
         terminating: meta.deletion_timestamp.is_some(),
+        version,
     }))
 }
 
-/// Applies the namespace, its quota and the owner's binding.
+/// Applies the namespace, its quota (on the condition that it is still at `version`)
+/// and the owner's binding; false when the quota changed since it was read.
 pub async fn apply_project(
     client: &kube::Client,
     name: &str,
     owner: &str,
     owner_role: &str,
     hard: &BTreeMap<String, String>,
-) -> Result<(), Failure> {
+    version: Option<&str>,
+) -> Result<bool, Failure> {
     let namespaces: Api<Namespace> = Api::all(client.clone());
     let namespace = Namespace {
         metadata: ObjectMeta {
@@ -78,16 +84,21 @@ pub async fn apply_project(
         ..Namespace::default()
     };
     apply(&namespaces, name, &namespace).await?;
-    apply_quota(client, name, hard).await?;
-    apply_binding(client, name, owner, owner_role).await
+    if !apply_quota(client, name, hard, version).await? {
+        return Ok(false);
+    }
+    apply_binding(client, name, owner, owner_role).await?;
+    Ok(true)
 }
 
-/// Applies the quota alone (an update).
+/// Applies the quota alone (an update), on the condition that it is still at
+/// `version`; false when it changed since.
 pub async fn apply_quota(
     client: &kube::Client,
     name: &str,
     hard: &BTreeMap<String, String>,
-) -> Result<(), Failure> {
+    version: Option<&str>,
+) -> Result<bool, Failure> {
     let quotas: Api<ResourceQuota> = Api::namespaced(client.clone(), name);
     let quota = ResourceQuota {
         metadata: ObjectMeta {
@@ -97,6 +108,7 @@ pub async fn apply_quota(
                 MANAGED_BY_LABEL.to_owned(),
                 MANAGED_BY.to_owned(),
             )])),
+            resource_version: version.map(str::to_owned),
             ..ObjectMeta::default()
         },
         spec: Some(ResourceQuotaSpec {
@@ -109,8 +121,7 @@ pub async fn apply_quota(
         }),
         ..ResourceQuota::default()
     };
-    apply(&quotas, QUOTA_NAME, &quota).await?;
-    Ok(())
+    apply_at(&quotas, QUOTA_NAME, &quota).await
 }
 
 async fn apply_binding(
