@@ -28,22 +28,20 @@ pub fn router(state: AppState) -> Router {
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
-        .layer(
-            TraceLayer::new_for_http().make_span_with(|req: &Request| {
-                let route = req
-                    .extensions()
-                    .get::<MatchedPath>()
-                    .map(|p| p.as_str().to_owned())
-                    .unwrap_or_else(|| req.uri().path().to_owned());
-                tracing::info_span!(
-                    "request",
-                    method = %req.method(),
-                    route,
-                    job_id = tracing::field::Empty,
-                    caller = tracing::field::Empty,
-                )
-            }),
-        )
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+            let route = req
+                .extensions()
+                .get::<MatchedPath>()
+                .map(|p| p.as_str().to_owned())
+                .unwrap_or_else(|| req.uri().path().to_owned());
+            tracing::info_span!(
+                "request",
+                method = %req.method(),
+                route,
+                job_id = tracing::field::Empty,
+                caller = tracing::field::Empty,
+            )
+        }))
         .with_state(state)
 }
 

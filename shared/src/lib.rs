@@ -2,17 +2,17 @@
 //! envelope, the job state machine, the job store, the broker topology and transports,
 //! configuration and telemetry.
 
+pub mod access;
+pub mod broker;
 pub mod clock;
 pub mod command;
-pub mod domain;
-pub mod job;
-pub mod store;
-pub mod broker;
-pub mod access;
 pub mod config;
+pub mod domain;
 pub mod intake;
+pub mod job;
+#[cfg(feature = "kube")]
+pub mod kube;
+pub mod store;
 pub mod telemetry;
 #[cfg(feature = "test-util")]
 pub mod testing;
-#[cfg(feature = "kube")]
-pub mod kube;
