@@ -1,14 +1,17 @@
 //! `longshore-bench`: measures what the message path can do on this machine.
 //!
-//! Suites (raw RabbitMQ with lapin, the Celery anchor, and later Longshore's
-//! intake and end-to-end paths) run interleaved, several times; every figure
-//! is reported as the median with its min–max, on stdout and in a section of
+//! Suites (raw RabbitMQ with lapin, the Celery anchor, Longshore's intake
+//! and end-to-end paths) run interleaved, several times; every figure is
+//! reported as the median with its min–max, next to ratios between systems
+//! and the goals they are held against, on stdout and in a section of
 //! `BENCHMARKS.md`.
 
 mod amqp;
 mod celery;
+mod longshore;
 mod machine;
 mod probe;
+mod process_group;
 mod procfs;
 mod raw;
 mod report;
@@ -38,6 +41,8 @@ enum Command {
     Raw,
     /// The Celery anchor.
     Celery,
+    /// Longshore's intake and end-to-end suites only.
+    Longshore,
 }
 
 impl Command {
@@ -46,13 +51,15 @@ impl Command {
             Command::All => "all",
             Command::Raw => "raw",
             Command::Celery => "celery",
+            Command::Longshore => "longshore",
         }
     }
 }
 
 #[derive(Args, Debug)]
 struct Options {
-    /// Tasks per Celery throughput case (and the default N of later suites).
+    /// Tasks per Celery throughput case, requests per Longshore intake case,
+    /// jobs per Longshore end-to-end case.
     #[arg(long, global = true, default_value_t = 20_000)]
     n: u64,
     /// Messages per raw RabbitMQ case; the raw path is so much faster that
@@ -105,6 +112,31 @@ struct Options {
     /// Celery suite: result polling interval of `.get()` in milliseconds.
     #[arg(long, global = true, default_value_t = 5)]
     latency_poll_ms: u64,
+    /// Longshore suites: run this `longshore` executable instead of building
+    /// the workspace's release binary.
+    #[arg(long, global = true)]
+    ls_bin: Option<PathBuf>,
+    /// Longshore intake: requests in flight, one case each.
+    #[arg(long, global = true, value_delimiter = ',', default_value = "1,16,64")]
+    ls_intake_concurrency: Vec<usize>,
+    /// Longshore end to end: requests in flight while submitting.
+    #[arg(long, global = true, default_value_t = 64)]
+    ls_e2e_concurrency: usize,
+    /// Longshore end to end: `longshore worker` processes (PostgreSQL).
+    #[arg(long, global = true, default_value_t = 1)]
+    ls_workers: usize,
+    /// Longshore: each worker's `LONGSHORE_CONCURRENCY` (also `dev`'s).
+    #[arg(long, global = true, default_value_t = 64)]
+    ls_worker_concurrency: u16,
+    /// Longshore: `LONGSHORE_DATABASE_MAX_CONNECTIONS` of every process.
+    #[arg(long, global = true, default_value_t = 16)]
+    ls_db_connections: u32,
+    /// Longshore end to end: jobs in the light-load latency case.
+    #[arg(long, global = true, default_value_t = 500)]
+    ls_latency_jobs: u64,
+    /// Longshore end to end: submissions per second in the latency case.
+    #[arg(long, global = true, default_value_t = 100.0)]
+    ls_latency_rate: f64,
 }
 
 fn default_out() -> &'static str {
@@ -135,10 +167,26 @@ fn build_suites(command: Command, o: &Options) -> Vec<Box<dyn Suite>> {
             latency_poll: Duration::from_millis(o.latency_poll_ms),
         }))
     };
+    let settings = longshore::LongshoreSettings {
+        binary: o.ls_bin.clone(),
+        intake_concurrency: o.ls_intake_concurrency.clone(),
+        e2e_concurrency: o.ls_e2e_concurrency,
+        workers: o.ls_workers,
+        worker_concurrency: o.ls_worker_concurrency,
+        db_max_connections: o.ls_db_connections,
+        latency_jobs: o.ls_latency_jobs,
+        latency_rate: o.ls_latency_rate,
+    };
+    let intake =
+        || -> Box<dyn Suite> { Box::new(longshore::intake::IntakeSuite::new(settings.clone())) };
+    let end_to_end = || -> Box<dyn Suite> {
+        Box::new(longshore::end_to_end::EndToEndSuite::new(settings.clone()))
+    };
     match command {
-        Command::All => vec![raw(), celery()],
+        Command::All => vec![raw(), celery(), intake(), end_to_end()],
         Command::Raw => vec![raw()],
         Command::Celery => vec![celery()],
+        Command::Longshore => vec![intake(), end_to_end()],
     }
 }
 
@@ -158,6 +206,14 @@ async fn main() -> Result<()> {
     anyhow::ensure!(
         o.runs > 0 && o.n > 0 && o.raw_n > 0,
         "--runs, --n and --raw-n must be positive"
+    );
+    anyhow::ensure!(
+        o.ls_intake_concurrency.iter().all(|c| *c > 0)
+            && o.ls_e2e_concurrency > 0
+            && o.ls_workers > 0
+            && o.ls_latency_jobs > 0
+            && o.ls_latency_rate > 0.0,
+        "Longshore concurrencies, workers, latency jobs and rate must be positive"
     );
     let ctx = BenchContext {
         n: o.n,
@@ -184,17 +240,24 @@ async fn main() -> Result<()> {
         o.runs
     ), "CPU is utime+stime from /proc of the RabbitMQ node, of all PostgreSQL processes and of the \
         system under test (its processes and their children), sampled at both ends of each window, \
-        divided by the messages or tasks of the window; RabbitMQ and PostgreSQL are shared with \
+        divided by the messages, tasks, requests or jobs of the window; RabbitMQ and PostgreSQL are shared with \
         whatever else runs on the machine. Peak RSS samples the system under test's summed VmRSS \
         every 100 ms.".to_owned()];
     let mut comparisons = Vec::new();
+    let mut goals = Vec::new();
     for suite in &suites {
-        versions.extend(suite.versions(&ctx).await);
+        // Suites sharing software (both Longshore suites) report it once.
+        for version in suite.versions(&ctx).await {
+            if !versions.contains(&version) {
+                versions.push(version);
+            }
+        }
         method.extend(suite.method(&ctx));
         comparisons.extend(suite.comparisons());
+        goals.extend(suite.goals());
     }
 
-    let table = report::table::render(&results, &comparisons);
+    let table = report::table::render(&results, &comparisons, &goals);
     println!("{table}");
     let section = report::render_section(
         &report::SectionContext {

@@ -99,7 +99,7 @@ pub struct Usage {
 /// How to label a throughput window's figures.
 pub struct ThroughputLabels<'a> {
     pub case: &'a str,
-    /// Unit of work, e.g. `msg` or `task`.
+    /// Unit of work: `msg`, `task`, `job` or `request`.
     pub item: &'static str,
     /// Name of the system under test in the CPU metric, e.g. `lapin client`.
     pub sut: &'a str,
@@ -164,9 +164,11 @@ impl Usage {
     }
 }
 
-fn units(item: &'static str) -> (&'static str, &'static str) {
+pub fn units(item: &'static str) -> (&'static str, &'static str) {
     match item {
         "task" => ("task/s", "ms CPU/task"),
+        "job" => ("job/s", "ms CPU/job"),
+        "request" => ("req/s", "ms CPU/req"),
         _ => ("msg/s", "ms CPU/msg"),
     }
 }

@@ -1,12 +1,12 @@
 //! The contract between the runner and a benchmarked system.
 //!
-//! A suite measures one system (raw RabbitMQ, Celery, and later Longshore
-//! intake and end-to-end). The runner calls each suite's [`Suite::run_once`]
+//! A suite measures one system (raw RabbitMQ, Celery, Longshore intake and
+//! end to end). The runner calls each suite's [`Suite::run_once`]
 //! in turn, run after run, so that compared systems are measured close
 //! together in time; a suite never loops over runs itself.
 
 use crate::probe::ServiceProcesses;
-use crate::report::{Comparison, Measurement};
+use crate::report::{Comparison, Goal, Measurement};
 use async_trait::async_trait;
 use std::path::PathBuf;
 
@@ -56,6 +56,12 @@ pub trait Suite: Send + Sync {
     /// Ratios of this suite's figures to other suites' (by suite name);
     /// reported when both sides were measured.
     fn comparisons(&self) -> Vec<Comparison> {
+        Vec::new()
+    }
+
+    /// Targets this suite's figures (or their ratios to other suites') are
+    /// held against; reported with met / not met.
+    fn goals(&self) -> Vec<Goal> {
         Vec::new()
     }
 }

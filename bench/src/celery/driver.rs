@@ -2,8 +2,8 @@
 //! until it is connected, tell it to go, read its JSON outcome.
 
 use super::case_config::CaseConfig;
-use super::process_group::GroupChild;
 use super::python_env::PythonEnv;
+use crate::process_group::GroupChild;
 use anyhow::{Context, Result, bail};
 use serde::de::DeserializeOwned;
 use std::path::PathBuf;

@@ -15,7 +15,6 @@
 
 mod case_config;
 mod driver;
-mod process_group;
 mod python_env;
 mod result_db;
 mod worker;

@@ -1,8 +1,8 @@
 //! A Celery worker process (prefork pool, two processes) for one case.
 
 use super::case_config::CaseConfig;
-use super::process_group::GroupChild;
 use super::python_env::PythonEnv;
+use crate::process_group::GroupChild;
 use anyhow::{Context, Result, bail};
 use std::path::PathBuf;
 use std::process::Stdio;

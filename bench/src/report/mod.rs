@@ -6,10 +6,12 @@
 
 pub mod benchmarks_file;
 pub mod figure;
+pub mod goal;
 pub mod results;
 pub mod section;
 pub mod table;
 
 pub use figure::{Measurement, percentile};
+pub use goal::{Bound, Goal, Subject};
 pub use results::{Comparison, Results};
 pub use section::{SectionContext, render_section};

@@ -1,12 +1,14 @@
 //! Renders results as Markdown tables, the same text for stdout and for
 //! `BENCHMARKS.md`.
 
+use super::goal::Goal;
 use super::results::{Comparison, Results};
 use std::fmt::Write as _;
 
 /// The figures table, then the ratios table when any comparison could be
-/// computed, then failed runs if there were any.
-pub fn render(results: &Results, comparisons: &[Comparison]) -> String {
+/// computed, then the goals (if any suite set some), then failed runs if
+/// there were any.
+pub fn render(results: &Results, comparisons: &[Comparison], goals: &[Goal]) -> String {
     let mut out = String::new();
     out.push_str("| Suite | Case | Metric | Median | Min – Max | Unit | Runs |\n");
     out.push_str("|---|---|---|---:|---:|---|---:|\n");
@@ -57,6 +59,31 @@ pub fn render(results: &Results, comparisons: &[Comparison]) -> String {
         }
     }
 
+    if !goals.is_empty() {
+        out.push_str("\n| Goal | Target | Median | Min – Max | Verdict |\n");
+        out.push_str("|---|---:|---:|---:|---|\n");
+        for goal in goals {
+            let verdict = goal.judge(results);
+            let (median, range) = match verdict.measured {
+                Some((median, min, max)) => (
+                    format_value(median),
+                    format!("{} – {}", format_value(min), format_value(max)),
+                ),
+                None => ("—".to_owned(), "—".to_owned()),
+            };
+            let met = match verdict.met {
+                Some(true) => "met",
+                Some(false) => "**not met**",
+                None => "not measured",
+            };
+            let _ = writeln!(
+                out,
+                "| {} | {} | {median} | {range} | {met} |",
+                verdict.label, verdict.target
+            );
+        }
+    }
+
     if !results.failures().is_empty() {
         out.push_str("\nFailed runs (excluded from the figures above):\n\n");
         for failure in results.failures() {
@@ -85,6 +112,7 @@ pub fn format_value(value: f64) -> String {
 mod tests {
     use super::*;
     use crate::report::figure::{FigureKey, Measurement};
+    use crate::report::goal::{Bound, Subject};
 
     #[test]
     fn value_formatting_keeps_about_three_digits() {
@@ -112,6 +140,11 @@ mod tests {
                 vec![Measurement::new("drain", "rate", "msg/s", 500.0)],
             );
         }
+        let goals = [Goal {
+            label: "publish fast enough".into(),
+            subject: Subject::Figure(FigureKey::new("raw", "publish", "rate"), "msg/s"),
+            bound: Bound::AtLeast(2500.0),
+        }];
         let table = render(
             &results,
             &[Comparison {
@@ -119,9 +152,15 @@ mod tests {
                 numerator: FigureKey::new("raw", "publish", "rate"),
                 denominator: FigureKey::new("other", "drain", "rate"),
             }],
+            &goals,
         );
         assert!(table.contains("| raw | publish | rate | 2000 | 1000 – 3000 | msg/s | 3 |"));
         assert!(table.contains("|  |  | CPU total | 0.100 | 0.100 – 0.100 | ms/msg | 3 |"));
         assert!(table.contains("| raw/other | 4.00 | 2.00 – 6.00 | 3 |"));
+        assert!(
+            table.contains(
+                "| publish fast enough | ≥ 2500 msg/s | 2000 | 1000 – 3000 | **not met** |"
+            )
+        );
     }
 }

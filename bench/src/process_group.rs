@@ -1,7 +1,7 @@
 //! Child processes started in a process group of their own, so that the
 //! harness can end them together with everything they forked (Celery's
-//! prefork pool) and never leaves a stray worker consuming from the shared
-//! broker.
+//! prefork pool) and never leaves a stray worker (Celery's or Longshore's)
+//! consuming from the shared broker.
 
 use anyhow::{Context, Result};
 use std::process::Stdio;
@@ -55,8 +55,8 @@ impl GroupChild {
         Ok(status)
     }
 
-    /// Asks the leader to stop (SIGTERM: Celery's warm shutdown), waits up
-    /// to `grace`, then kills the whole group.
+    /// Asks the leader to stop (SIGTERM: Celery's warm shutdown, Longshore's
+    /// drain), waits up to `grace`, then kills the whole group.
     pub async fn stop(mut self, grace: Duration) {
         signal(self.pid, "TERM");
         let _ = tokio::time::timeout(grace, self.child.wait()).await;
