@@ -3,6 +3,11 @@
 
 mod cli;
 
+/// mimalloc instead of the system allocator: the hot paths allocate many small,
+/// short-lived buffers across threads, where it spends markedly less CPU than glibc's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     cli::main()
 }

@@ -200,29 +200,22 @@ pub async fn jobs(settings: &Settings, cmd: JobsCommand) -> anyhow::Result<ExitC
             Ok(ExitCode::SUCCESS)
         }
         JobsCommand::Watch { id } => watch(&client, &id).await,
-        JobsCommand::Retry { id } => {
-            let answer = client
-                .post(&format!("/v1/jobs/{id}/retry"), json!({}))
-                .await?;
-            println!(
-                "{} {}",
-                answer["job_id"].as_str().unwrap_or_default(),
-                answer["status"].as_str().unwrap_or_default()
-            );
-            Ok(ExitCode::SUCCESS)
-        }
-        JobsCommand::Cancel { id } => {
-            let answer = client
-                .post(&format!("/v1/jobs/{id}/cancel"), json!({}))
-                .await?;
-            println!(
-                "{} {}",
-                answer["job_id"].as_str().unwrap_or_default(),
-                answer["status"].as_str().unwrap_or_default()
-            );
-            Ok(ExitCode::SUCCESS)
-        }
+        JobsCommand::Retry { id } => act(&client, &id, "retry").await,
+        JobsCommand::Cancel { id } => act(&client, &id, "cancel").await,
     }
+}
+
+/// Retries or cancels a job and prints its id and new status.
+async fn act(client: &Client, id: &str, action: &str) -> anyhow::Result<ExitCode> {
+    let answer = client
+        .post(&format!("/v1/jobs/{id}/{action}"), json!({}))
+        .await?;
+    println!(
+        "{} {}",
+        answer["job_id"].as_str().unwrap_or_default(),
+        answer["status"].as_str().unwrap_or_default()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Prints each new event and progress report until the job ends.

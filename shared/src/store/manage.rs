@@ -129,30 +129,25 @@ impl Store {
         now: Millis,
     ) -> Result<RetryOutcome, StoreError> {
         let mut tx = self.pool().begin().await?;
-        let n = sqlx::query(
+        let attempts: Option<i64> = sqlx::query_scalar(
             "UPDATE jobs SET status = 'queued', next_attempt_at = $2, \
              max_attempts = attempts + $3, lease_until = NULL, finished_at = NULL, \
              progress = NULL, updated_at = $2 \
-             WHERE id = $1 AND status IN ('failed', 'dead')",
+             WHERE id = $1 AND status IN ('failed', 'dead') \
+             RETURNING CAST(attempts AS BIGINT)",
         )
         .bind(id.to_string())
         .bind(now)
         .bind(budget)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if n == 0 {
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(attempts) = attempts else {
             tx.rollback().await?;
             return Ok(match self.job(id).await? {
                 Some(job) => RetryOutcome::NotRetryable(job.status),
                 None => RetryOutcome::Missing,
             });
-        }
-        let attempts: i64 =
-            sqlx::query_scalar::<_, i64>("SELECT CAST(attempts AS BIGINT) FROM jobs WHERE id = $1")
-                .bind(id.to_string())
-                .fetch_one(&mut *tx)
-                .await?;
+        };
         insert_event(
             &mut tx,
             id,
@@ -177,27 +172,22 @@ impl Store {
         now: Millis,
     ) -> Result<CancelOutcome, StoreError> {
         let mut tx = self.pool().begin().await?;
-        let n = sqlx::query(
+        let attempts: Option<i64> = sqlx::query_scalar(
             "UPDATE jobs SET status = 'cancelled', finished_at = $2, updated_at = $2 \
-             WHERE id = $1 AND status IN ('queued', 'retrying')",
+             WHERE id = $1 AND status IN ('queued', 'retrying') \
+             RETURNING CAST(attempts AS BIGINT)",
         )
         .bind(id.to_string())
         .bind(now)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if n == 0 {
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(attempts) = attempts else {
             tx.rollback().await?;
             return Ok(match self.job(id).await? {
                 Some(job) => CancelOutcome::NotWaiting(job.status),
                 None => CancelOutcome::Missing,
             });
-        }
-        let attempts: i64 =
-            sqlx::query_scalar::<_, i64>("SELECT CAST(attempts AS BIGINT) FROM jobs WHERE id = $1")
-                .bind(id.to_string())
-                .fetch_one(&mut *tx)
-                .await?;
+        };
         insert_event(
             &mut tx,
             id,
