@@ -3,6 +3,7 @@
 //! configuration and telemetry.
 
 pub mod access;
+pub mod batching;
 pub mod broker;
 pub mod clock;
 pub mod command;

@@ -369,7 +369,7 @@ async fn local_queues_lease_ack_and_delay(store: &Store) {
         .unwrap();
     assert_eq!(again.len(), 1);
     assert_eq!(again[0].delivery_count, 2);
-    store.local_ack(again[0].id).await.unwrap();
+    store.local_ack_many(&[again[0].id]).await.unwrap();
     assert_eq!(store.local_next_due(&q).await.unwrap(), Some(now + 60_000));
 }
 

@@ -6,12 +6,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use tokio::sync::{Notify, Semaphore, mpsc};
+use tokio::sync::{Notify, Semaphore, mpsc, oneshot};
 use tokio_stream::wrappers::ReceiverStream;
 
 use super::{Acker, BrokerError, Deliveries, Delivery, Outgoing, Source, Topology};
 use crate::clock::{millis, now_ms};
-use crate::store::Store;
+use crate::store::{LocalPush, Store};
 
 /// A delivery not settled within this time is delivered again. The transport serves
 /// one process, whose own restart releases every lease, so this only matters for a
@@ -29,6 +29,27 @@ struct Inner {
     store: Store,
     topology: Topology,
     wake: Notify,
+    acks: mpsc::Sender<(i64, oneshot::Sender<Result<(), String>>)>,
+}
+
+/// Most acks settled in one statement.
+const ACK_BATCH: usize = 256;
+
+/// Settles acks in batches: one DELETE for whatever acks gathered meanwhile, so a
+/// single writer (SQLite) is not queued behind one tiny transaction per message.
+fn start_acker(store: Store) -> mpsc::Sender<(i64, oneshot::Sender<Result<(), String>>)> {
+    let (tx, mut rx) = mpsc::channel::<(i64, oneshot::Sender<Result<(), String>>)>(ACK_BATCH * 4);
+    tokio::spawn(async move {
+        let mut batch = Vec::with_capacity(ACK_BATCH);
+        while rx.recv_many(&mut batch, ACK_BATCH).await > 0 {
+            let (ids, replies): (Vec<i64>, Vec<_>) = batch.drain(..).unzip();
+            let result = store.local_ack_many(&ids).await.map_err(|e| e.to_string());
+            for reply in replies {
+                let _ = reply.send(result.clone());
+            }
+        }
+    });
+    tx
 }
 
 impl std::fmt::Debug for LocalTransport {
@@ -43,6 +64,7 @@ impl LocalTransport {
     pub fn new(store: Store, topology: Topology) -> Self {
         LocalTransport {
             inner: Arc::new(Inner {
+                acks: start_acker(store.clone()),
                 store,
                 topology,
                 wake: Notify::new(),
@@ -77,11 +99,34 @@ impl LocalTransport {
     }
 
     pub async fn publish_many(&self, msgs: &[Outgoing]) -> Vec<Result<(), BrokerError>> {
-        let mut out = Vec::with_capacity(msgs.len());
-        for msg in msgs {
-            out.push(self.publish(msg).await);
+        let t = &self.inner.topology;
+        let queues: Vec<String> = msgs
+            .iter()
+            .map(|m| t.queue(t.route(&m.routing_key)))
+            .collect();
+        let now = now_ms();
+        let pushes: Vec<LocalPush<'_>> = msgs
+            .iter()
+            .zip(&queues)
+            .map(|(m, queue)| LocalPush {
+                queue,
+                routing_key: &m.routing_key,
+                body: &m.body,
+                headers: &m.headers,
+                available_at: now,
+            })
+            .collect();
+        let result = self.inner.store.local_push_many(&pushes).await;
+        self.inner.wake.notify_waiters();
+        match result {
+            Ok(()) => msgs.iter().map(|_| Ok(())).collect(),
+            Err(err) => {
+                let message = err.to_string();
+                msgs.iter()
+                    .map(|_| Err(BrokerError::Unreachable(message.clone())))
+                    .collect()
+            }
         }
-        out
     }
 
     pub async fn publish_delayed(
@@ -101,7 +146,14 @@ impl LocalTransport {
     }
 
     pub(super) async fn ack(&self, id: i64) -> Result<(), BrokerError> {
-        Ok(self.inner.store.local_ack(id).await?)
+        let (reply, answer) = oneshot::channel();
+        if self.inner.acks.send((id, reply)).await.is_err() {
+            return Ok(self.inner.store.local_ack_many(&[id]).await?);
+        }
+        match answer.await {
+            Ok(result) => result.map_err(BrokerError::Unreachable),
+            Err(_) => Ok(self.inner.store.local_ack_many(&[id]).await?),
+        }
     }
 
     pub(super) async fn requeue(&self, id: i64) -> Result<(), BrokerError> {

@@ -5,6 +5,7 @@
 
 use tokio::sync::{mpsc, oneshot};
 
+use crate::batching::{LANES, run_batches};
 use crate::store::{Admission, Admit, Store, StoreError};
 
 /// Most admissions written in one transaction.
@@ -44,35 +45,40 @@ impl Admitter {
     }
 }
 
-async fn run(store: Store, mut rx: mpsc::Receiver<(Admit, Reply)>) {
-    let mut batch = Vec::with_capacity(BATCH);
-    while rx.recv_many(&mut batch, BATCH).await > 0 {
-        let (items, replies): (Vec<Admit>, Vec<Reply>) = batch.drain(..).unzip();
-        if items.len() == 1 {
-            let item = &items[0];
-            let result = store
-                .admit(&item.job, &item.actor, item.outbox.as_ref())
-                .await;
-            let _ = replies.into_iter().next().map(|r| r.send(result));
-            continue;
-        }
-        match store.admit_many(&items).await {
-            Ok(answers) => {
-                for (reply, answer) in replies.into_iter().zip(answers) {
-                    let _ = reply.send(Ok(answer));
-                }
+async fn run(store: Store, rx: mpsc::Receiver<(Admit, Reply)>) {
+    run_batches(rx, BATCH, LANES, move |batch: Vec<(Admit, Reply)>| {
+        let store = store.clone();
+        async move { admit_batch(&store, batch).await }
+    })
+    .await;
+}
+
+async fn admit_batch(store: &Store, batch: Vec<(Admit, Reply)>) {
+    let (items, replies): (Vec<Admit>, Vec<Reply>) = batch.into_iter().unzip();
+    if items.len() == 1 {
+        let item = &items[0];
+        let result = store
+            .admit(&item.job, &item.actor, item.outbox.as_ref())
+            .await;
+        let _ = replies.into_iter().next().map(|r| r.send(result));
+        return;
+    }
+    match store.admit_many(&items).await {
+        Ok(answers) => {
+            for (reply, answer) in replies.into_iter().zip(answers) {
+                let _ = reply.send(Ok(answer));
             }
-            Err(err) => {
-                // One bad row must not fail its neighbours: each goes again alone and
-                // gets its own answer.
-                tracing::warn!(error = %err, size = items.len(), "batched admission failed; admitting one by one");
-                for (item, reply) in items.iter().zip(replies) {
-                    let _ = reply.send(
-                        store
-                            .admit(&item.job, &item.actor, item.outbox.as_ref())
-                            .await,
-                    );
-                }
+        }
+        Err(err) => {
+            // One bad row must not fail its neighbours: each goes again alone and
+            // gets its own answer.
+            tracing::warn!(error = %err, size = items.len(), "batched admission failed; admitting one by one");
+            for (item, reply) in items.iter().zip(replies) {
+                let _ = reply.send(
+                    store
+                        .admit(&item.job, &item.actor, item.outbox.as_ref())
+                        .await,
+                );
             }
         }
     }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
+use crate::batching::{LANES, run_batches};
 use crate::broker::{Outgoing, Transport};
 use crate::store::Store;
 
@@ -51,36 +52,41 @@ impl OutboxPublisher {
     }
 }
 
-async fn run(store: Store, transport: Transport, mut rx: mpsc::Receiver<Job>) {
-    let mut batch = Vec::with_capacity(BATCH);
-    while rx.recv_many(&mut batch, BATCH).await > 0 {
-        let msgs: Vec<Outgoing> = batch.iter().map(|j| j.msg.clone()).collect();
-        let results = transport.publish_many(&msgs).await;
-        let confirmed: Vec<i64> = batch
-            .iter()
-            .zip(&results)
-            .filter(|(_, r)| r.is_ok())
-            .map(|(j, _)| j.outbox_id)
-            .collect();
-        if let Some(Err(err)) = results.iter().find(|r| r.is_err()) {
-            tracing::warn!(error = %err, unconfirmed = batch.len() - confirmed.len(),
-                "publish not confirmed; the outbox relay will retry");
-        }
-        let deleted = if confirmed.is_empty() {
-            true
-        } else {
-            match store.delete_outbox(&confirmed).await {
-                Ok(()) => true,
-                Err(err) => {
-                    // The rows stay and are published again later: a duplicate the
-                    // worker ignores, never a loss.
-                    tracing::warn!(error = %err, "could not clear confirmed outbox rows");
-                    false
-                }
+async fn run(store: Store, transport: Transport, rx: mpsc::Receiver<Job>) {
+    run_batches(rx, BATCH, LANES, move |batch: Vec<Job>| {
+        let (store, transport) = (store.clone(), transport.clone());
+        async move { publish_batch(&store, &transport, batch).await }
+    })
+    .await;
+}
+
+async fn publish_batch(store: &Store, transport: &Transport, batch: Vec<Job>) {
+    let msgs: Vec<Outgoing> = batch.iter().map(|j| j.msg.clone()).collect();
+    let results = transport.publish_many(&msgs).await;
+    let confirmed: Vec<i64> = batch
+        .iter()
+        .zip(&results)
+        .filter(|(_, r)| r.is_ok())
+        .map(|(j, _)| j.outbox_id)
+        .collect();
+    if let Some(Err(err)) = results.iter().find(|r| r.is_err()) {
+        tracing::warn!(error = %err, unconfirmed = batch.len() - confirmed.len(),
+            "publish not confirmed; the outbox relay will retry");
+    }
+    let deleted = if confirmed.is_empty() {
+        true
+    } else {
+        match store.delete_outbox(&confirmed).await {
+            Ok(()) => true,
+            Err(err) => {
+                // The rows stay and are published again later: a duplicate the
+                // worker ignores, never a loss.
+                tracing::warn!(error = %err, "could not clear confirmed outbox rows");
+                false
             }
-        };
-        for (job, result) in batch.drain(..).zip(results) {
-            let _ = job.done.send(result.is_ok() && deleted);
         }
+    };
+    for (job, result) in batch.into_iter().zip(results) {
+        let _ = job.done.send(result.is_ok() && deleted);
     }
 }

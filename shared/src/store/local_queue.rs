@@ -18,6 +18,16 @@ pub struct LocalMessage {
     pub delivery_count: i64,
 }
 
+/// A message to enqueue.
+#[derive(Debug, Clone, Copy)]
+pub struct LocalPush<'a> {
+    pub queue: &'a str,
+    pub routing_key: &'a str,
+    pub body: &'a [u8],
+    pub headers: &'a BTreeMap<String, String>,
+    pub available_at: Millis,
+}
+
 fn headers_text(headers: &BTreeMap<String, String>) -> String {
     serde_json::to_string(headers).expect("string maps serialize")
 }
@@ -31,17 +41,38 @@ impl Store {
         headers: &BTreeMap<String, String>,
         available_at: Millis,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO local_messages (queue, routing_key, body, headers, available_at) \
-             VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(queue)
-        .bind(routing_key)
-        .bind(body.to_vec())
-        .bind(headers_text(headers))
-        .bind(available_at)
-        .execute(self.pool())
-        .await?;
+        let message = LocalPush {
+            queue,
+            routing_key,
+            body,
+            headers,
+            available_at,
+        };
+        self.local_push_many(&[message]).await
+    }
+
+    /// Enqueues several messages in one statement.
+    pub async fn local_push_many(&self, messages: &[LocalPush<'_>]) -> Result<(), StoreError> {
+        for chunk in messages.chunks(100) {
+            let rows: Vec<String> = (0..chunk.len())
+                .map(|i| format!("({})", placeholders(i * 5 + 1, 5)))
+                .collect();
+            let sql = format!(
+                "INSERT INTO local_messages (queue, routing_key, body, headers, available_at) \
+                 VALUES {}",
+                rows.join(", ")
+            );
+            let mut query = sqlx::query(&sql);
+            for m in chunk {
+                query = query
+                    .bind(m.queue.to_owned())
+                    .bind(m.routing_key.to_owned())
+                    .bind(m.body.to_vec())
+                    .bind(headers_text(m.headers))
+                    .bind(m.available_at);
+            }
+            query.execute(self.pool()).await?;
+        }
         Ok(())
     }
 
@@ -111,11 +142,19 @@ impl Store {
         Ok(query.fetch_one(self.pool()).await?)
     }
 
-    pub async fn local_ack(&self, id: i64) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM local_messages WHERE id = $1")
-            .bind(id)
-            .execute(self.pool())
-            .await?;
+    /// Forgets settled messages.
+    pub async fn local_ack_many(&self, ids: &[i64]) -> Result<(), StoreError> {
+        for chunk in ids.chunks(500) {
+            let sql = format!(
+                "DELETE FROM local_messages WHERE id IN ({})",
+                placeholders(1, chunk.len())
+            );
+            let mut query = sqlx::query(&sql);
+            for id in chunk {
+                query = query.bind(*id);
+            }
+            query.execute(self.pool()).await?;
+        }
         Ok(())
     }
 

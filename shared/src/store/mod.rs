@@ -22,7 +22,7 @@ pub use batch::Admit;
 pub use error::StoreError;
 pub use events::EventRecord;
 pub use jobs::{Admission, Claim, JobRecord, NewJob};
-pub use local_queue::LocalMessage;
+pub use local_queue::{LocalMessage, LocalPush};
 pub use manage::{CancelOutcome, JobFilter, JobPage, RetryOutcome};
 pub use outbox::{OutboxEntry, OutboxMessage};
 pub use read_models::{AppRecord, ProjectRecord, UserRecord};
@@ -60,6 +60,9 @@ impl std::fmt::Debug for Store {
 
 static DRIVERS: Once = Once::new();
 
+/// Connections of a SQLite pool, whatever is configured.
+const SQLITE_CONNECTIONS: u32 = 2;
+
 impl Store {
     /// Connects to `url` (`postgres://…`, `sqlite://path` or `sqlite::memory:`),
     /// creating a SQLite file when it does not exist yet.
@@ -71,6 +74,12 @@ impl Store {
             Backend::Postgres => url.to_owned(),
         };
         let options = AnyConnectOptions::from_str(&url).map_err(StoreError::Connect)?;
+        // SQLite has one writer at a time: more connections only wait on each other's
+        // locks (and sleep in the busy handler). One writes while the other reads.
+        let max_connections = match backend {
+            Backend::Sqlite => max_connections.min(SQLITE_CONNECTIONS),
+            Backend::Postgres => max_connections,
+        };
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections.max(1))
             .acquire_timeout(Duration::from_secs(10))

@@ -4,8 +4,11 @@
 
 use std::time::Duration;
 
+use std::sync::Arc;
+
+use longshore_shared::batching::{LANES, run_batches};
 use longshore_shared::clock::{millis, now_ms};
-use longshore_shared::store::{Claim, Store, StoreError};
+use longshore_shared::store::{AttemptEnd, Claim, Store, StoreError};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
@@ -22,36 +25,17 @@ pub(crate) struct Claimer {
 
 impl Claimer {
     pub(crate) fn start(store: Store, lease: Duration, worker: String) -> Self {
-        let (tx, mut rx) = mpsc::channel::<(Uuid, Reply<Claim>)>(BATCH * 4);
-        tokio::spawn(async move {
-            let mut batch = Vec::with_capacity(BATCH);
-            while rx.recv_many(&mut batch, BATCH).await > 0 {
-                let (ids, replies): (Vec<Uuid>, Vec<Reply<Claim>>) = batch.drain(..).unzip();
-                let now = now_ms();
-                let lease_until = now + millis(lease);
-                let answers = if ids.len() == 1 {
-                    store
-                        .claim(ids[0], now, lease_until, &worker)
-                        .await
-                        .map(|c| vec![c])
-                } else {
-                    store.claim_many(&ids, now, lease_until, &worker).await
-                };
-                match answers {
-                    Ok(answers) => {
-                        for (reply, answer) in replies.into_iter().zip(answers) {
-                            let _ = reply.send(Ok(answer));
-                        }
-                    }
-                    Err(err) => {
-                        tracing::warn!(error = %err, size = ids.len(), "batched claim failed; claiming one by one");
-                        for (id, reply) in ids.into_iter().zip(replies) {
-                            let _ = reply.send(store.claim(id, now, lease_until, &worker).await);
-                        }
-                    }
-                }
-            }
-        });
+        let (tx, rx) = mpsc::channel::<(Uuid, Reply<Claim>)>(BATCH * 4);
+        let worker = Arc::new(worker);
+        tokio::spawn(run_batches(
+            rx,
+            BATCH,
+            LANES,
+            move |batch: Vec<(Uuid, Reply<Claim>)>| {
+                let (store, worker) = (store.clone(), worker.clone());
+                async move { claim_batch(&store, lease, &worker, batch).await }
+            },
+        ));
         Claimer { tx }
     }
 
@@ -67,42 +51,79 @@ impl Claimer {
     }
 }
 
+async fn claim_batch(
+    store: &Store,
+    lease: Duration,
+    worker: &str,
+    batch: Vec<(Uuid, Reply<Claim>)>,
+) {
+    let (ids, replies): (Vec<Uuid>, Vec<Reply<Claim>>) = batch.into_iter().unzip();
+    let now = now_ms();
+    let lease_until = now + millis(lease);
+    let answers = if ids.len() == 1 {
+        store
+            .claim(ids[0], now, lease_until, worker)
+            .await
+            .map(|c| vec![c])
+    } else {
+        store.claim_many(&ids, now, lease_until, worker).await
+    };
+    match answers {
+        Ok(answers) => {
+            for (reply, answer) in replies.into_iter().zip(answers) {
+                let _ = reply.send(Ok(answer));
+            }
+        }
+        Err(err) => {
+            tracing::warn!(error = %err, size = ids.len(), "batched claim failed; claiming one by one");
+            for (id, reply) in ids.into_iter().zip(replies) {
+                let _ = reply.send(store.claim(id, now, lease_until, worker).await);
+            }
+        }
+    }
+}
+
 /// Records successes: `succeed` answers like [`Store::end_attempt`] with
 /// `AttemptEnd::Succeeded`.
+/// (job id, attempt, result).
+type Success = (Uuid, i64, serde_json::Value);
+
 #[derive(Clone)]
 pub(crate) struct Completer {
-    tx: mpsc::Sender<((Uuid, i64, serde_json::Value), Reply<bool>)>,
+    tx: mpsc::Sender<(Success, Reply<bool>)>,
+}
+
+async fn succeed_batch(store: &Store, worker: &str, batch: Vec<(Success, Reply<bool>)>) {
+    let (items, replies): (Vec<Success>, Vec<Reply<bool>>) = batch.into_iter().unzip();
+    match store.succeed_many(&items, now_ms(), worker).await {
+        Ok(answers) => {
+            for (reply, answer) in replies.into_iter().zip(answers) {
+                let _ = reply.send(Ok(answer));
+            }
+        }
+        Err(err) => {
+            tracing::warn!(error = %err, size = items.len(), "batched success failed; recording one by one");
+            for ((id, attempt, result), reply) in items.into_iter().zip(replies) {
+                let end = AttemptEnd::Succeeded { result: &result };
+                let _ = reply.send(store.end_attempt(id, attempt, &end, now_ms(), worker).await);
+            }
+        }
+    }
 }
 
 impl Completer {
     pub(crate) fn start(store: Store, worker: String) -> Self {
-        let (tx, mut rx) =
-            mpsc::channel::<((Uuid, i64, serde_json::Value), Reply<bool>)>(BATCH * 4);
-        tokio::spawn(async move {
-            let mut batch = Vec::with_capacity(BATCH);
-            while rx.recv_many(&mut batch, BATCH).await > 0 {
-                let (items, replies): (Vec<_>, Vec<_>) = batch.drain(..).unzip();
-                match store.succeed_many(&items, now_ms(), &worker).await {
-                    Ok(answers) => {
-                        for (reply, answer) in replies.into_iter().zip(answers) {
-                            let _ = reply.send(Ok(answer));
-                        }
-                    }
-                    Err(err) => {
-                        tracing::warn!(error = %err, size = items.len(), "batched success failed; recording one by one");
-                        for ((id, attempt, result), reply) in items.into_iter().zip(replies) {
-                            let end =
-                                longshore_shared::store::AttemptEnd::Succeeded { result: &result };
-                            let _ = reply.send(
-                                store
-                                    .end_attempt(id, attempt, &end, now_ms(), &worker)
-                                    .await,
-                            );
-                        }
-                    }
-                }
-            }
-        });
+        let (tx, rx) = mpsc::channel::<(Success, Reply<bool>)>(BATCH * 4);
+        let worker = Arc::new(worker);
+        tokio::spawn(run_batches(
+            rx,
+            BATCH,
+            LANES,
+            move |batch: Vec<(Success, Reply<bool>)>| {
+                let (store, worker) = (store.clone(), worker.clone());
+                async move { succeed_batch(&store, &worker, batch).await }
+            },
+        ));
         Completer { tx }
     }
 
