@@ -73,20 +73,15 @@ async fn publish_batch(store: &Store, transport: &Transport, batch: Vec<Job>) {
         tracing::warn!(error = %err, unconfirmed = batch.len() - confirmed.len(),
             "publish not confirmed; the outbox relay will retry");
     }
-    let deleted = if confirmed.is_empty() {
-        true
-    } else {
-        match store.delete_outbox(&confirmed).await {
-            Ok(()) => true,
-            Err(err) => {
-                // The rows stay and are published again later: a duplicate the
-                // worker ignores, never a loss.
-                tracing::warn!(error = %err, "could not clear confirmed outbox rows");
-                false
-            }
-        }
-    };
-    for (job, result) in batch.into_iter().zip(results) {
-        let _ = job.done.send(result.is_ok() && deleted);
+    // The submitter hears as soon as the broker has the message; clearing the outbox
+    // row is bookkeeping that may lag (or fail: the relay then publishes it again, a
+    // duplicate the worker ignores).
+    for (job, result) in batch.into_iter().zip(&results) {
+        let _ = job.done.send(result.is_ok());
+    }
+    if !confirmed.is_empty()
+        && let Err(err) = store.delete_outbox(&confirmed).await
+    {
+        tracing::warn!(error = %err, "could not clear confirmed outbox rows");
     }
 }

@@ -91,6 +91,9 @@ impl Store {
     }
 
     /// Forgets rows the broker has confirmed.
+    ///
+    /// On PostgreSQL the commit does not wait for the disk: a delete lost in a crash
+    /// only means the relay publishes the command again, which the worker ignores.
     pub async fn delete_outbox(&self, ids: &[i64]) -> Result<(), StoreError> {
         for chunk in ids.chunks(500) {
             let sql = format!(
@@ -101,7 +104,14 @@ impl Store {
             for id in chunk {
                 query = query.bind(*id);
             }
-            query.execute(self.pool()).await?;
+            let mut tx = self.pool().begin().await?;
+            if self.backend() == Backend::Postgres {
+                sqlx::query("SET LOCAL synchronous_commit = off")
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            query.execute(&mut *tx).await?;
+            tx.commit().await?;
         }
         Ok(())
     }
