@@ -119,8 +119,10 @@ struct Options {
     /// Longshore intake: requests in flight, one case each.
     #[arg(long, global = true, value_delimiter = ',', default_value = "1,16,64")]
     ls_intake_concurrency: Vec<usize>,
-    /// Longshore end to end: requests in flight while submitting.
-    #[arg(long, global = true, default_value_t = 64)]
+    /// Longshore end to end: requests in flight while submitting. A throughput test
+    /// keeps the pipeline full: at 64 every request waits for a database commit and a
+    /// broker confirm, so the rate measures that latency rather than capacity.
+    #[arg(long, global = true, default_value_t = 256)]
     ls_e2e_concurrency: usize,
     /// Longshore end to end: `longshore worker` processes (PostgreSQL).
     #[arg(long, global = true, default_value_t = 1)]
