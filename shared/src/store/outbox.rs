@@ -96,6 +96,19 @@ impl Store {
     /// only means the relay publishes the command again, which the worker ignores.
     pub async fn delete_outbox(&self, ids: &[i64]) -> Result<(), StoreError> {
         for chunk in ids.chunks(500) {
+            if self.backend() == Backend::Postgres {
+                // One round trip: statements sent together in the simple-query protocol
+                // run as one implicit transaction (rolled back whole on an error), which
+                // `SET LOCAL` applies to. No parameters there, so the integer ids are
+                // written out.
+                let list: Vec<String> = chunk.iter().map(i64::to_string).collect();
+                let sql = format!(
+                    "SET LOCAL synchronous_commit = off; DELETE FROM outbox WHERE id IN ({})",
+                    list.join(", ")
+                );
+                sqlx::raw_sql(&sql).execute(self.pool()).await?;
+                continue;
+            }
             let sql = format!(
                 "DELETE FROM outbox WHERE id IN ({})",
                 placeholders(1, chunk.len())
@@ -104,14 +117,7 @@ impl Store {
             for id in chunk {
                 query = query.bind(*id);
             }
-            let mut tx = self.pool().begin().await?;
-            if self.backend() == Backend::Postgres {
-                sqlx::query("SET LOCAL synchronous_commit = off")
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            query.execute(&mut *tx).await?;
-            tx.commit().await?;
+            query.execute(self.pool()).await?;
         }
         Ok(())
     }
