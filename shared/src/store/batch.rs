@@ -7,7 +7,7 @@
 use std::collections::{HashMap, HashSet};
 
 use sqlx::Arguments;
-use sqlx::any::AnyArguments;
+use sqlx::any::{AnyArguments, AnyRow};
 use uuid::Uuid;
 
 use super::jobs::{JOB_COLUMNS, JobRecord};
@@ -103,38 +103,50 @@ async fn insert_events(
     Ok(())
 }
 
+/// Binds the columns a new job row takes from its `NewJob`, in the order of
+/// [`NEW_JOB_COLUMNS`].
+fn bind_new_job(s: &mut Sql<'_>, job: &NewJob) -> Result<Vec<String>, StoreError> {
+    Ok(vec![
+        s.bind(job.id.to_string())?,
+        s.bind(job.kind.clone())?,
+        s.bind(job.version)?,
+        s.bind(job.idempotency_key.clone())?,
+        s.bind(job.request_hash.clone())?,
+        s.bind(job.tenant.clone())?,
+        s.bind(job.requested_by.clone())?,
+        s.bind(job.target.clone())?,
+        s.bind(job.payload.clone())?,
+        s.bind(job.max_attempts)?,
+        s.bind(job.created_at)?,
+    ])
+}
+
+/// The columns [`bind_new_job`] binds.
+const NEW_JOB_COLUMNS: &str = "id, kind, version, idempotency_key, request_hash, tenant, \
+    requested_by, target, payload, max_attempts, created_at";
+
+/// The rest of a new job row, given its [`NEW_JOB_COLUMNS`].
+const NEW_JOB_INSERT: &str = "INSERT INTO jobs (id, kind, version, idempotency_key, \
+    request_hash, tenant, requested_by, target, payload, max_attempts, created_at, status, \
+    attempts, next_attempt_at, updated_at)";
+
 /// Ids of the jobs a batch of admissions created, and their outbox rows' ids.
 type Inserted = (HashSet<Uuid>, HashMap<Uuid, i64>);
 
 /// Admissions as one transaction of three statements (SQLite has no data-modifying CTEs).
 async fn insert_admissions(store: &Store, items: &[&Admit]) -> Result<Inserted, StoreError> {
     let mut tx = store.pool().begin().await?;
-    let mut sql = Sql::new(
-        "INSERT INTO jobs (id, kind, version, idempotency_key, request_hash, tenant, \
-         requested_by, target, payload, status, attempts, max_attempts, next_attempt_at, \
-         created_at, updated_at) VALUES ",
-    );
+    let mut sql = Sql::new(format!("{NEW_JOB_INSERT} VALUES "));
     for (n, item) in items.iter().enumerate() {
-        let job = &item.job;
         sql.row(n == 0, |s| {
-            let created = s.bind(job.created_at)?;
-            Ok(vec![
-                s.bind(job.id.to_string())?,
-                s.bind(job.kind.clone())?,
-                s.bind(job.version)?,
-                s.bind(job.idempotency_key.clone())?,
-                s.bind(job.request_hash.clone())?,
-                s.bind(job.tenant.clone())?,
-                s.bind(job.requested_by.clone())?,
-                s.bind(job.target.clone())?,
-                s.bind(job.payload.clone())?,
+            let mut values = bind_new_job(s, &item.job)?;
+            values.extend([
                 "'queued'".to_owned(),
                 "0".to_owned(),
-                s.bind(job.max_attempts)?,
-                created.clone(),
-                created.clone(),
-                created,
-            ])
+                s.bind(item.job.created_at)?,
+                s.bind(item.job.created_at)?,
+            ]);
+            Ok(values)
         })?;
     }
     sql.text.push_str(" ON CONFLICT DO NOTHING RETURNING id");
@@ -207,41 +219,27 @@ async fn insert_admissions_in_one_statement(
     store: &Store,
     items: &[&Admit],
 ) -> Result<Inserted, StoreError> {
-    let mut sql = Sql::new(
-        "WITH input (id, kind, version, idempotency_key, request_hash, tenant, requested_by, \
-         target, payload, max_attempts, created_at, actor, routing_key, body, available_at) \
-         AS (VALUES ",
-    );
+    let mut sql = Sql::new(format!(
+        "WITH input ({NEW_JOB_COLUMNS}, actor, routing_key, body, available_at) AS (VALUES "
+    ));
     for (n, item) in items.iter().enumerate() {
-        let (job, entry) = (&item.job, item.outbox.as_ref());
+        let entry = item.outbox.as_ref();
         sql.row(n == 0, |s| {
-            Ok(vec![
-                s.bind(job.id.to_string())?,
-                s.bind(job.kind.clone())?,
-                s.bind(job.version)?,
-                s.bind(job.idempotency_key.clone())?,
-                s.bind(job.request_hash.clone())?,
-                s.bind(job.tenant.clone())?,
-                s.bind(job.requested_by.clone())?,
-                s.bind(job.target.clone())?,
-                s.bind(job.payload.clone())?,
-                s.bind(job.max_attempts)?,
-                s.bind(job.created_at)?,
+            let mut values = bind_new_job(s, &item.job)?;
+            values.extend([
                 s.bind(item.actor.clone())?,
                 s.bind(entry.map(|e| e.routing_key.clone()))?,
                 s.bind(entry.map(|e| e.body.clone()))?,
                 s.bind(entry.map(|e| e.available_at))?,
-            ])
+            ]);
+            Ok(values)
         })?;
     }
-    sql.text.push_str(
+    sql.text.push_str(&format!(
         "), j AS (\
-           INSERT INTO jobs (id, kind, version, idempotency_key, request_hash, tenant, \
-             requested_by, target, payload, status, attempts, max_attempts, next_attempt_at, \
-             created_at, updated_at) \
-           SELECT id, kind, version, idempotency_key, request_hash, tenant, requested_by, \
-             target, payload, 'queued', 0, max_attempts, created_at, created_at, created_at \
-           FROM input ON CONFLICT DO NOTHING RETURNING id), \
+           {NEW_JOB_INSERT} \
+           SELECT {NEW_JOB_COLUMNS}, 'queued', 0, created_at, created_at FROM input \
+           ON CONFLICT DO NOTHING RETURNING id), \
          e AS (\
            INSERT INTO job_events (job_id, at, event, status, attempt, actor) \
            SELECT input.id, input.created_at, 'accepted', 'queued', 0, input.actor \
@@ -251,8 +249,8 @@ async fn insert_admissions_in_one_statement(
            SELECT input.id, input.routing_key, input.body, input.available_at, input.created_at \
            FROM j JOIN input ON input.id = j.id WHERE input.routing_key IS NOT NULL \
            RETURNING id, job_id) \
-         SELECT j.id AS id, o.id AS outbox_id FROM j LEFT JOIN o ON o.job_id = j.id",
-    );
+         SELECT j.id AS id, o.id AS outbox_id FROM j LEFT JOIN o ON o.job_id = j.id"
+    ));
     let mut inserted = HashSet::new();
     let mut outbox_ids = HashMap::new();
     for row in sqlx::query_with(&sql.text, sql.args)
@@ -266,6 +264,69 @@ async fn insert_admissions_in_one_statement(
         }
     }
     Ok((inserted, outbox_ids))
+}
+
+/// The audit event every row of a batch update gets.
+struct BatchEvent<'a> {
+    event: &'a str,
+    status: JobStatus,
+    actor: &'a str,
+}
+
+impl Store {
+    /// Runs `sql` (an UPDATE of jobs whose RETURNING names `id` and `attempts`) and
+    /// records `event` for every row it returned, atomically; answers the returned rows.
+    /// `at` is the placeholder of `now` in `sql`.
+    ///
+    /// On PostgreSQL both ride in one statement (a data-modifying CTE, its own implicit
+    /// transaction): one round trip instead of four (BEGIN, UPDATE, INSERT, COMMIT).
+    /// SQLite has no data-modifying CTEs, so there it is a transaction of two statements.
+    async fn update_recording_events(
+        &self,
+        mut sql: Sql<'_>,
+        at: &str,
+        now: Millis,
+        event: BatchEvent<'_>,
+    ) -> Result<Vec<AnyRow>, StoreError> {
+        let update = std::mem::take(&mut sql.text);
+        match self.backend() {
+            Backend::Postgres => {
+                let actor = sql.bind(event.actor.to_owned())?;
+                sql.text = format!(
+                    "WITH u AS ({update}), e AS (\
+                       INSERT INTO job_events (job_id, at, event, status, attempt, actor) \
+                       SELECT id, {at}, '{}', '{}', attempts, {actor} FROM u) \
+                     SELECT * FROM u",
+                    event.event,
+                    event.status.as_str(),
+                );
+                Ok(sqlx::query_with(&sql.text, sql.args)
+                    .fetch_all(self.pool())
+                    .await?)
+            }
+            Backend::Sqlite => {
+                let mut tx = self.pool().begin().await?;
+                let rows = sqlx::query_with(&update, sql.args)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                let events = rows
+                    .iter()
+                    .map(|row| {
+                        Ok(EventRow {
+                            job_id: uuid(row, "id")?,
+                            event: event.event,
+                            status: event.status,
+                            attempt: int(row, "attempts")?,
+                            actor: event.actor,
+                        })
+                    })
+                    .collect::<Result<Vec<_>, StoreError>>()?;
+                insert_events(&mut tx, now, &events).await?;
+                tx.commit().await?;
+                Ok(rows)
+            }
+        }
+    }
 }
 
 impl Store {
@@ -393,7 +454,7 @@ impl Store {
         for id in ids {
             list.push(sql.bind(id.to_string())?);
         }
-        let update = format!(
+        sql.text = format!(
             "UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_until = {lease}, \
              started_at = COALESCE(started_at, {at}), updated_at = {at} \
              WHERE id IN ({}) AND attempts < max_attempts AND ( \
@@ -402,48 +463,17 @@ impl Store {
              RETURNING {JOB_COLUMNS}",
             list.join(", ")
         );
-        let claimed: HashMap<Uuid, JobRecord> = match self.backend() {
-            Backend::Postgres => {
-                // The `started` events ride in the same statement (see
-                // `insert_admissions_in_one_statement`).
-                let actor = sql.bind(worker.to_owned())?;
-                sql.text = format!(
-                    "WITH c AS ({update}), e AS (\
-                       INSERT INTO job_events (job_id, at, event, status, attempt, actor) \
-                       SELECT id, {at}, 'started', 'running', attempts, {actor} FROM c) \
-                     SELECT {JOB_COLUMNS} FROM c"
-                );
-                sqlx::query_with(&sql.text, sql.args)
-                    .fetch_all(self.pool())
-                    .await?
-                    .iter()
-                    .map(|row| JobRecord::from_row(row).map(|j| (j.id, j)))
-                    .collect::<Result<_, _>>()?
-            }
-            Backend::Sqlite => {
-                let mut tx = self.pool().begin().await?;
-                sql.text = update;
-                let claimed: HashMap<Uuid, JobRecord> = sqlx::query_with(&sql.text, sql.args)
-                    .fetch_all(&mut *tx)
-                    .await?
-                    .iter()
-                    .map(|row| JobRecord::from_row(row).map(|j| (j.id, j)))
-                    .collect::<Result<_, _>>()?;
-                let events: Vec<EventRow<'_>> = claimed
-                    .values()
-                    .map(|job| EventRow {
-                        job_id: job.id,
-                        event: "started",
-                        status: JobStatus::Running,
-                        attempt: job.attempts,
-                        actor: worker,
-                    })
-                    .collect();
-                insert_events(&mut tx, now, &events).await?;
-                tx.commit().await?;
-                claimed
-            }
+        let event = BatchEvent {
+            event: "started",
+            status: JobStatus::Running,
+            actor: worker,
         };
+        let claimed: HashMap<Uuid, JobRecord> = self
+            .update_recording_events(sql, &at, now, event)
+            .await?
+            .iter()
+            .map(|row| JobRecord::from_row(row).map(|j| (j.id, j)))
+            .collect::<Result<_, _>>()?;
 
         let mut answers = Vec::with_capacity(ids.len());
         let mut handed_out = HashSet::new();
@@ -481,58 +511,25 @@ impl Store {
             ));
         }
         // VALUES columns are named column1, column2, … in both SQLite and PostgreSQL.
-        let update = format!(
+        sql.text = format!(
             "UPDATE jobs SET status = 'succeeded', updated_at = {at}, lease_until = NULL, \
              last_error = NULL, result = v.column3, finished_at = {at} \
              FROM (VALUES {}) AS v \
              WHERE jobs.id = v.column1 AND jobs.attempts = v.column2 AND jobs.status = 'running' \
-             RETURNING jobs.id AS id, jobs.attempts AS attempt",
+             RETURNING jobs.id AS id, jobs.attempts AS attempts",
             rows.join(", ")
         );
-        let ids_of = |rows: Vec<sqlx::any::AnyRow>| -> Result<HashSet<Uuid>, StoreError> {
-            rows.iter().map(|row| uuid(row, "id")).collect()
+        let event = BatchEvent {
+            event: "succeeded",
+            status: JobStatus::Succeeded,
+            actor,
         };
-        let done = match self.backend() {
-            Backend::Postgres => {
-                // The `succeeded` events ride in the same statement (see
-                // `insert_admissions_in_one_statement`).
-                let actor = sql.bind(actor.to_owned())?;
-                sql.text = format!(
-                    "WITH d AS ({update}), e AS (\
-                       INSERT INTO job_events (job_id, at, event, status, attempt, actor) \
-                       SELECT id, {at}, 'succeeded', 'succeeded', attempt, {actor} FROM d) \
-                     SELECT id FROM d"
-                );
-                ids_of(
-                    sqlx::query_with(&sql.text, sql.args)
-                        .fetch_all(self.pool())
-                        .await?,
-                )?
-            }
-            Backend::Sqlite => {
-                let mut tx = self.pool().begin().await?;
-                sql.text = update;
-                let done = ids_of(
-                    sqlx::query_with(&sql.text, sql.args)
-                        .fetch_all(&mut *tx)
-                        .await?,
-                )?;
-                let events: Vec<EventRow<'_>> = items
-                    .iter()
-                    .filter(|(id, _, _)| done.contains(id))
-                    .map(|(id, attempt, _)| EventRow {
-                        job_id: *id,
-                        event: "succeeded",
-                        status: JobStatus::Succeeded,
-                        attempt: *attempt,
-                        actor,
-                    })
-                    .collect();
-                insert_events(&mut tx, now, &events).await?;
-                tx.commit().await?;
-                done
-            }
-        };
+        let done: HashSet<Uuid> = self
+            .update_recording_events(sql, &at, now, event)
+            .await?
+            .iter()
+            .map(|row| uuid(row, "id"))
+            .collect::<Result<_, _>>()?;
         Ok(items.iter().map(|(id, _, _)| done.contains(id)).collect())
     }
 }

@@ -96,28 +96,32 @@ impl Store {
     /// only means the relay publishes the command again, which the worker ignores.
     pub async fn delete_outbox(&self, ids: &[i64]) -> Result<(), StoreError> {
         for chunk in ids.chunks(500) {
-            if self.backend() == Backend::Postgres {
-                // One round trip: statements sent together in the simple-query protocol
-                // run as one implicit transaction (rolled back whole on an error), which
-                // `SET LOCAL` applies to. No parameters there, so the integer ids are
-                // written out.
-                let list: Vec<String> = chunk.iter().map(i64::to_string).collect();
-                let sql = format!(
-                    "SET LOCAL synchronous_commit = off; DELETE FROM outbox WHERE id IN ({})",
-                    list.join(", ")
-                );
-                sqlx::raw_sql(&sql).execute(self.pool()).await?;
-                continue;
+            match self.backend() {
+                Backend::Postgres => {
+                    // One round trip: statements sent together in the simple-query
+                    // protocol run as one implicit transaction (rolled back whole on an
+                    // error), which `SET LOCAL` applies to. No parameters there, so the
+                    // integer ids are written out.
+                    let list: Vec<String> = chunk.iter().map(i64::to_string).collect();
+                    let sql = format!(
+                        "SET LOCAL synchronous_commit = off; \
+                         DELETE FROM outbox WHERE id IN ({})",
+                        list.join(", ")
+                    );
+                    sqlx::raw_sql(&sql).execute(self.pool()).await?;
+                }
+                Backend::Sqlite => {
+                    let sql = format!(
+                        "DELETE FROM outbox WHERE id IN ({})",
+                        placeholders(1, chunk.len())
+                    );
+                    let mut query = sqlx::query(&sql);
+                    for id in chunk {
+                        query = query.bind(*id);
+                    }
+                    query.execute(self.pool()).await?;
+                }
             }
-            let sql = format!(
-                "DELETE FROM outbox WHERE id IN ({})",
-                placeholders(1, chunk.len())
-            );
-            let mut query = sqlx::query(&sql);
-            for id in chunk {
-                query = query.bind(*id);
-            }
-            query.execute(self.pool()).await?;
         }
         Ok(())
     }
