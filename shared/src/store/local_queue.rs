@@ -144,18 +144,7 @@ impl Store {
 
     /// Forgets settled messages.
     pub async fn local_ack_many(&self, ids: &[i64]) -> Result<(), StoreError> {
-        for chunk in ids.chunks(500) {
-            let sql = format!(
-                "DELETE FROM local_messages WHERE id IN ({})",
-                placeholders(1, chunk.len())
-            );
-            let mut query = sqlx::query(&sql);
-            for id in chunk {
-                query = query.bind(*id);
-            }
-            query.execute(self.pool()).await?;
-        }
-        Ok(())
+        self.delete_ids("local_messages", ids).await
     }
 
     /// Puts a leased message back, deliverable again at `available_at`.

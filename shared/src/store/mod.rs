@@ -127,6 +127,27 @@ impl Store {
     pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool
     }
+
+    /// Deletes the rows of `table` whose integer `id` is listed, in chunks that stay
+    /// within every backend's limit on bound parameters.
+    pub(crate) async fn delete_ids(
+        &self,
+        table: &'static str,
+        ids: &[i64],
+    ) -> Result<(), StoreError> {
+        for chunk in ids.chunks(500) {
+            let sql = format!(
+                "DELETE FROM {table} WHERE id IN ({})",
+                rows::placeholders(1, chunk.len())
+            );
+            let mut query = sqlx::query(&sql);
+            for id in chunk {
+                query = query.bind(*id);
+            }
+            query.execute(&self.pool).await?;
+        }
+        Ok(())
+    }
 }
 
 fn backend_of(url: &str) -> Result<Backend, StoreError> {

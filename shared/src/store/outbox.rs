@@ -5,7 +5,7 @@
 use sqlx::{Any, Transaction};
 use uuid::Uuid;
 
-use super::rows::{bytes, int, placeholders, text, uuid};
+use super::rows::{bytes, int, text, uuid};
 use super::{Backend, Store, StoreError};
 use crate::clock::Millis;
 
@@ -95,33 +95,19 @@ impl Store {
     /// On PostgreSQL the commit does not wait for the disk: a delete lost in a crash
     /// only means the relay publishes the command again, which the worker ignores.
     pub async fn delete_outbox(&self, ids: &[i64]) -> Result<(), StoreError> {
+        if self.backend() == Backend::Sqlite {
+            return self.delete_ids("outbox", ids).await;
+        }
         for chunk in ids.chunks(500) {
-            match self.backend() {
-                Backend::Postgres => {
-                    // One round trip: statements sent together in the simple-query
-                    // protocol run as one implicit transaction (rolled back whole on an
-                    // error), which `SET LOCAL` applies to. No parameters there, so the
-                    // integer ids are written out.
-                    let list: Vec<String> = chunk.iter().map(i64::to_string).collect();
-                    let sql = format!(
-                        "SET LOCAL synchronous_commit = off; \
-                         DELETE FROM outbox WHERE id IN ({})",
-                        list.join(", ")
-                    );
-                    sqlx::raw_sql(&sql).execute(self.pool()).await?;
-                }
-                Backend::Sqlite => {
-                    let sql = format!(
-                        "DELETE FROM outbox WHERE id IN ({})",
-                        placeholders(1, chunk.len())
-                    );
-                    let mut query = sqlx::query(&sql);
-                    for id in chunk {
-                        query = query.bind(*id);
-                    }
-                    query.execute(self.pool()).await?;
-                }
-            }
+            // One round trip: statements sent together in the simple-query protocol run
+            // as one implicit transaction (rolled back whole on an error), which `SET
+            // LOCAL` applies to. No parameters there, so the integer ids are written out.
+            let list: Vec<String> = chunk.iter().map(i64::to_string).collect();
+            let sql = format!(
+                "SET LOCAL synchronous_commit = off; DELETE FROM outbox WHERE id IN ({})",
+                list.join(", ")
+            );
+            sqlx::raw_sql(&sql).execute(self.pool()).await?;
         }
         Ok(())
     }
