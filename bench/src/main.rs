@@ -43,6 +43,8 @@ enum Command {
     Celery,
     /// Longshore's intake and end-to-end suites only.
     Longshore,
+    /// Longshore's end-to-end suite only (quick before/after comparisons).
+    E2e,
 }
 
 impl Command {
@@ -52,6 +54,7 @@ impl Command {
             Command::Raw => "raw",
             Command::Celery => "celery",
             Command::Longshore => "longshore",
+            Command::E2e => "e2e",
         }
     }
 }
@@ -189,6 +192,7 @@ fn build_suites(command: Command, o: &Options) -> Vec<Box<dyn Suite>> {
         Command::Raw => vec![raw()],
         Command::Celery => vec![celery()],
         Command::Longshore => vec![intake(), end_to_end()],
+        Command::E2e => vec![end_to_end()],
     }
 }
 

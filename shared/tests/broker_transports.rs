@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use longshore_shared::broker::amqp::AmqpTransport;
 use longshore_shared::broker::local::LocalTransport;
 use longshore_shared::broker::topology::REASON_HEADER;
@@ -151,5 +151,79 @@ async fn unknown_kinds_reach_the_unrouted_queue_and_dead_letters_keep_their_reas
     assert!(reason.contains("unknown kind"), "reason header: {reason}");
     drop(channel);
     let _ = conn.close(0, "done".into()).await;
+    amqp.delete_topology().await.unwrap();
+}
+
+/// Acks given in bursts and out of order settle exactly the acked deliveries: what was
+/// held or given back comes again once the consumer goes, nothing acked does.
+#[tokio::test]
+async fn bursts_of_acks_settle_only_what_was_acked() {
+    let (amqp, transport) = amqp(false).await;
+    let sources = [Source::Family(Family::Diagnostics)];
+    let mut deliveries = transport.consume(&sources, 40).await.unwrap();
+    let n = 40;
+    let msgs: Vec<Outgoing> = (0..n)
+        .map(|i| Outgoing::new("diag.noop", format!("m{i}").into_bytes()))
+        .collect();
+    assert!(
+        transport
+            .publish_many(&msgs)
+            .await
+            .iter()
+            .all(Result::is_ok)
+    );
+
+    let mut got = Vec::new();
+    for _ in 0..n {
+        got.push(next(&mut deliveries).await);
+    }
+    let name = |d: &Delivery| String::from_utf8(d.body.clone()).unwrap();
+    let (mut held, mut acked, mut requeued) = (Vec::new(), Vec::new(), Vec::new());
+    for d in got {
+        match name(&d).as_str() {
+            "m0" | "m7" | "m23" => held.push(d),
+            "m3" | "m30" => requeued.push(d),
+            _ => acked.push(d),
+        }
+    }
+    // Latest first, all at once: the settling task sees them together.
+    acked.reverse();
+    let acked_names: Vec<String> = acked.iter().map(name).collect();
+    let requeued_names: Vec<String> = requeued.iter().map(name).collect();
+    let settles = acked
+        .into_iter()
+        .map(|d| d.ack().boxed())
+        .chain(requeued.into_iter().map(|d| d.requeue().boxed()));
+    for result in futures::future::join_all(settles).await {
+        result.unwrap();
+    }
+    // The given-back ones come again on this consumer; hold them too.
+    for _ in 0..requeued_names.len() {
+        let d = next(&mut deliveries).await;
+        assert!(requeued_names.contains(&name(&d)), "{} came back", name(&d));
+        held.push(d);
+    }
+    let mut expected: Vec<String> = held.iter().map(name).collect();
+    expected.sort();
+    drop(held);
+    drop(deliveries);
+
+    // A fresh consumer gets exactly the unsettled ones back.
+    let mut again = transport.consume(&sources, 40).await.unwrap();
+    let mut back = Vec::new();
+    for _ in 0..expected.len() {
+        let d = next(&mut again).await;
+        back.push(name(&d));
+        d.ack().await.unwrap();
+    }
+    back.sort();
+    assert_eq!(back, expected);
+    assert!(
+        tokio::time::timeout(Duration::from_secs(1), again.next())
+            .await
+            .is_err(),
+        "an acked message came back"
+    );
+    assert!(!acked_names.iter().any(|a| back.contains(a)));
     amqp.delete_topology().await.unwrap();
 }

@@ -2,10 +2,10 @@
 
 use std::collections::BTreeMap;
 
-use lapin::options::{BasicAckOptions, BasicNackOptions};
 use tokio::sync::OwnedSemaphorePermit;
 
 use super::BrokerError;
+use super::acks::AckCoalescer;
 use super::local::LocalTransport;
 
 /// A message to publish.
@@ -34,7 +34,11 @@ impl Outgoing {
 
 /// How a delivery is settled with the transport it came from.
 pub enum Acker {
-    Amqp(lapin::Acker),
+    Amqp {
+        tag: u64,
+        acker: lapin::Acker,
+        settler: AckCoalescer,
+    },
     Local {
         transport: LocalTransport,
         id: i64,
@@ -78,10 +82,11 @@ impl Delivery {
 
     pub async fn ack(self) -> Result<(), BrokerError> {
         match self.acker {
-            Acker::Amqp(acker) => {
-                acker.ack(BasicAckOptions::default()).await?;
-                Ok(())
-            }
+            Acker::Amqp {
+                tag,
+                acker,
+                settler,
+            } => settler.ack(tag, acker).await,
             Acker::Local { transport, id, .. } => transport.ack(id).await,
         }
     }
@@ -89,15 +94,11 @@ impl Delivery {
     /// Gives the delivery back to its queue at once.
     pub async fn requeue(self) -> Result<(), BrokerError> {
         match self.acker {
-            Acker::Amqp(acker) => {
-                acker
-                    .nack(BasicNackOptions {
-                        requeue: true,
-                        multiple: false,
-                    })
-                    .await?;
-                Ok(())
-            }
+            Acker::Amqp {
+                tag,
+                acker,
+                settler,
+            } => settler.requeue(tag, acker).await,
             Acker::Local { transport, id, .. } => transport.requeue(id).await,
         }
     }

@@ -3,6 +3,7 @@
 //! once the message is durable, deliveries are acked only after their outcome is
 //! recorded, delays and dead letters survive restarts.
 
+mod acks;
 pub mod amqp;
 mod delivery;
 mod error;
