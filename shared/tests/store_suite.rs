@@ -449,7 +449,10 @@ mod batches {
         // A batch with a fresh job, a job reusing an existing key, and a key twice.
         let existing = new_job("batch-existing", 3);
         store.admit(&existing, "tester", None).await.unwrap();
-        let fresh = new_job("batch-fresh", 3);
+        let mut fresh = new_job("batch-fresh", 3);
+        // Values that must survive the trip through the batch's encoding untouched.
+        fresh.payload = r#"{"note":"quote \" backslash \\ ü, 'single'"}"#.into();
+        fresh.tenant = None;
         let mut reuse = new_job("batch-existing", 3);
         reuse.request_hash = "other".into();
         let twice_a = new_job("batch-twice", 3);
@@ -476,7 +479,32 @@ mod batches {
         .collect();
         // Admitted without an outbox row (the caller publishes itself).
         items[4].outbox = None;
+        let body = "{\"kind\":\"diag.noop\",\"bytes\":\"\u{0}\u{ff}\"}"
+            .as_bytes()
+            .to_vec();
+        items[0].outbox = Some(OutboxEntry {
+            body: body.clone(),
+            ..entry()
+        });
         let answers = store.admit_many(&items).await.unwrap();
+        let stored = store.job(fresh.id).await.unwrap().unwrap();
+        assert_eq!(
+            (
+                stored.payload.to_string(),
+                stored.tenant,
+                stored.max_attempts
+            ),
+            (
+                serde_json::from_str::<serde_json::Value>(&fresh.payload)
+                    .unwrap()
+                    .to_string(),
+                None,
+                3
+            )
+        );
+        let outbox = store.claim_outbox(10, now_ms(), 60_000).await.unwrap();
+        let row = outbox.iter().find(|m| m.job_id == fresh.id).unwrap();
+        assert_eq!((row.routing_key.as_str(), &row.body), ("diag.noop", &body));
         assert!(matches!(
             answers[0],
             Admission::Created { outbox_id: Some(_) }
