@@ -26,6 +26,8 @@ const START_LIMIT: Duration = Duration::from_secs(90);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StoreKind {
     Postgres,
+    /// PostgreSQL with the queues declared as quorum queues.
+    PostgresQuorum,
     Sqlite,
 }
 
@@ -33,8 +35,14 @@ impl StoreKind {
     pub fn label(self) -> &'static str {
         match self {
             StoreKind::Postgres => "PostgreSQL",
+            StoreKind::PostgresQuorum => "PostgreSQL, quorum queues",
             StoreKind::Sqlite => "SQLite",
         }
+    }
+
+    /// `longshore api` and `worker`s over RabbitMQ, not `longshore dev`.
+    pub fn is_postgres(self) -> bool {
+        self != StoreKind::Sqlite
     }
 }
 
@@ -112,12 +120,14 @@ impl Resources {
         }
     }
 
-    /// api (+ workers) on a fresh PostgreSQL database and broker prefix.
+    /// api (+ workers) on a fresh PostgreSQL database and broker prefix;
+    /// `kind` says whether the queues are classic or quorum queues.
     pub async fn start_postgres(
         &mut self,
         binary: &Binary,
         s: &LongshoreSettings,
         workers: usize,
+        kind: StoreKind,
     ) -> Result<Deployment> {
         let id = uuid::Uuid::new_v4().simple().to_string();
         let database = format!("bench_ls_{id}");
@@ -141,6 +151,9 @@ impl Resources {
         env.set("LONGSHORE_DATABASE_MAX_CONNECTIONS", s.db_max_connections);
         // Stopping is not measured; do not wait the default 25 s for it.
         env.set("LONGSHORE_GRACE_SECS", 1);
+        if kind == StoreKind::PostgresQuorum {
+            env.set("LONGSHORE_QUORUM_QUEUES", true);
+        }
 
         let token = processes::create_token(binary, &env, &self.work_dir).await?;
         let submitter = Submitter::new(&api_url, &token)?;
@@ -178,7 +191,7 @@ impl Resources {
             ready?;
         }
         Ok(Deployment {
-            kind: StoreKind::Postgres,
+            kind,
             submitter,
             store: JobStore::postgres(&url).await?,
             api: api.remove(0),

@@ -1,7 +1,8 @@
 //! Longshore end to end: from `POST /v1/commands` to the job `succeeded` in
 //! the store, on both stores:
 //!
-//! - PostgreSQL: `longshore api` + `longshore worker`(s) over RabbitMQ;
+//! - PostgreSQL: `longshore api` + `longshore worker`(s) over RabbitMQ, with
+//!   classic queues (the default) and again with quorum queues;
 //! - SQLite: `longshore dev` (one process, in-process transport).
 //!
 //! Per store and run, on one fresh installation: memory at idle (after
@@ -54,7 +55,9 @@ impl EndToEndSuite {
         let s = &self.settings;
         let mut resources = Resources::new(ctx)?;
         let started = match kind {
-            StoreKind::Postgres => resources.start_postgres(binary, s, s.workers).await,
+            StoreKind::Postgres | StoreKind::PostgresQuorum => {
+                resources.start_postgres(binary, s, s.workers, kind).await
+            }
             StoreKind::Sqlite => resources.start_sqlite(binary, s).await,
         };
         let (result, deployment) = match started {
@@ -117,7 +120,7 @@ impl EndToEndSuite {
         let limit = phase_limit(n);
         let target = d.store.succeeded().await? + i64::try_from(n)?;
         let roles = match d.kind {
-            StoreKind::Postgres => vec![
+            StoreKind::Postgres | StoreKind::PostgresQuorum => vec![
                 ("api".to_owned(), vec![d.api.pid()]),
                 ("worker".to_owned(), d.worker_pids()),
             ],
@@ -156,7 +159,7 @@ impl EndToEndSuite {
         // The broker and PostgreSQL take part only in the PostgreSQL
         // installation; for SQLite their (idle or foreign) CPU is noise.
         let mut total = 0.0;
-        if d.kind == StoreKind::Postgres {
+        if d.kind.is_postgres() {
             for (name, cpu) in [
                 ("RabbitMQ", usage.broker_cpu_ms),
                 ("PostgreSQL", usage.postgres_cpu_ms),
@@ -205,7 +208,7 @@ async fn idle_figures(d: &Deployment) -> Vec<Measurement> {
     tokio::time::sleep(SETTLE).await;
     let case = idle_case(d.kind);
     match d.kind {
-        StoreKind::Postgres => {
+        StoreKind::Postgres | StoreKind::PostgresQuorum => {
             let worker = d
                 .worker_pids()
                 .into_iter()
@@ -239,6 +242,7 @@ impl Suite for EndToEndSuite {
 
     async fn run_once(&mut self, ctx: &BenchContext, _run: usize) -> Result<Vec<Measurement>> {
         let mut out = self.store_case(ctx, StoreKind::Postgres).await?;
+        out.extend(self.store_case(ctx, StoreKind::PostgresQuorum).await?);
         out.extend(self.store_case(ctx, StoreKind::Sqlite).await?);
         Ok(out)
     }
@@ -253,7 +257,8 @@ impl Suite for EndToEndSuite {
             format!(
                 "{SUITE_NAME}, PostgreSQL: `longshore api` + {} `longshore worker` \
                  (`LONGSHORE_CONCURRENCY={}`, `LONGSHORE_DATABASE_MAX_CONNECTIONS={}`) on a fresh \
-                 database and broker prefix; SQLite: `longshore dev --no-scheduler` (same settings) \
+                 database and broker prefix, once with classic queues (the default) and once with \
+                 `LONGSHORE_QUORUM_QUEUES=true`; SQLite: `longshore dev --no-scheduler` (same settings) \
                  on a fresh data directory, its store read read-only. Each run: idle RSS 1 s after \
                  the api is ready and the worker consumes; {} jobs at {}/s (open loop) for latency, \
                  `finished_at - created_at` of each job from the jobs table (epoch ms stamped by api \

@@ -18,6 +18,10 @@ fn raw_publish_consume() -> FigureKey {
     FigureKey::new(crate::raw::SUITE_NAME, "classic: publish+consume", "rate")
 }
 
+fn raw_quorum_publish_consume() -> FigureKey {
+    FigureKey::new(crate::raw::SUITE_NAME, "quorum: publish+consume", "rate")
+}
+
 fn celery(case: &str, metric: &str) -> FigureKey {
     FigureKey::new(crate::celery::SUITE_NAME, case, metric)
 }
@@ -95,6 +99,21 @@ pub fn end_to_end_comparisons() -> Vec<Comparison> {
         pg_vs_celery(),
         pg_vs_celery_pg(),
         sqlite_vs_celery(),
+        ratio(
+            "Longshore e2e PostgreSQL, quorum queues / raw quorum publish+consume, rate",
+            e2e(StoreKind::PostgresQuorum, "rate"),
+            raw_quorum_publish_consume(),
+        ),
+        ratio(
+            "Longshore e2e PostgreSQL, quorum queues / Celery (a) drain, rate",
+            e2e(StoreKind::PostgresQuorum, "rate"),
+            celery_drain_no_backend("rate"),
+        ),
+        ratio(
+            "Longshore e2e PostgreSQL, quorum queues / Celery (c) drain with PG backend, rate",
+            e2e(StoreKind::PostgresQuorum, "rate"),
+            celery_drain_pg_backend(),
+        ),
         ratio(
             "Longshore e2e PostgreSQL / Celery (a) drain, CPU total",
             e2e(StoreKind::Postgres, "CPU total"),

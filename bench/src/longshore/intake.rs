@@ -6,7 +6,7 @@
 //! commands wait in the broker and the window measures intake alone. CPU
 //! per request counts the api, PostgreSQL and RabbitMQ.
 
-use super::deployment::{Deployment, Resources};
+use super::deployment::{Deployment, Resources, StoreKind};
 use super::processes::Binary;
 use super::{LongshoreSettings, goals, latency_figures, phase_limit, warm_up_requests};
 use crate::probe::{Probe, ThroughputLabels};
@@ -40,7 +40,10 @@ impl IntakeSuite {
     async fn concurrency_case(&self, ctx: &BenchContext, c: usize) -> Result<Vec<Measurement>> {
         let binary = self.binary.as_ref().context("suite not prepared")?;
         let mut resources = Resources::new(ctx)?;
-        let (result, deployment) = match resources.start_postgres(binary, &self.settings, 0).await {
+        let (result, deployment) = match resources
+            .start_postgres(binary, &self.settings, 0, StoreKind::Postgres)
+            .await
+        {
             Ok(d) => (measure(ctx, &d, c).await, Some(d)),
             Err(error) => (Err(error), None),
         };
