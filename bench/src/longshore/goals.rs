@@ -58,27 +58,22 @@ fn pg_vs_raw() -> Comparison {
     )
 }
 
-fn pg_vs_celery() -> Comparison {
+fn e2e_vs_celery_drain(kind: StoreKind) -> Comparison {
     ratio(
-        "Longshore e2e PostgreSQL / Celery (a) drain, rate",
-        e2e(StoreKind::Postgres, "rate"),
+        &format!("Longshore e2e {} / Celery (a) drain, rate", kind.label()),
+        e2e(kind, "rate"),
         celery_drain_no_backend("rate"),
     )
 }
 
-fn pg_vs_celery_pg() -> Comparison {
+fn e2e_vs_celery_pg_drain(kind: StoreKind) -> Comparison {
     ratio(
-        "Longshore e2e PostgreSQL / Celery (c) drain with PG backend, rate",
-        e2e(StoreKind::Postgres, "rate"),
+        &format!(
+            "Longshore e2e {} / Celery (c) drain with PG backend, rate",
+            kind.label()
+        ),
+        e2e(kind, "rate"),
         celery_drain_pg_backend(),
-    )
-}
-
-fn sqlite_vs_celery() -> Comparison {
-    ratio(
-        "Longshore e2e SQLite / Celery (a) drain, rate",
-        e2e(StoreKind::Sqlite, "rate"),
-        celery_drain_no_backend("rate"),
     )
 }
 
@@ -96,24 +91,16 @@ fn intake_vs_celery(concurrency: usize) -> Comparison {
 pub fn end_to_end_comparisons() -> Vec<Comparison> {
     vec![
         pg_vs_raw(),
-        pg_vs_celery(),
-        pg_vs_celery_pg(),
-        sqlite_vs_celery(),
+        e2e_vs_celery_drain(StoreKind::Postgres),
+        e2e_vs_celery_pg_drain(StoreKind::Postgres),
+        e2e_vs_celery_drain(StoreKind::Sqlite),
         ratio(
             "Longshore e2e PostgreSQL, quorum queues / raw quorum publish+consume, rate",
             e2e(StoreKind::PostgresQuorum, "rate"),
             raw_quorum_publish_consume(),
         ),
-        ratio(
-            "Longshore e2e PostgreSQL, quorum queues / Celery (a) drain, rate",
-            e2e(StoreKind::PostgresQuorum, "rate"),
-            celery_drain_no_backend("rate"),
-        ),
-        ratio(
-            "Longshore e2e PostgreSQL, quorum queues / Celery (c) drain with PG backend, rate",
-            e2e(StoreKind::PostgresQuorum, "rate"),
-            celery_drain_pg_backend(),
-        ),
+        e2e_vs_celery_drain(StoreKind::PostgresQuorum),
+        e2e_vs_celery_pg_drain(StoreKind::PostgresQuorum),
         ratio(
             "Longshore e2e PostgreSQL / Celery (a) drain, CPU total",
             e2e(StoreKind::Postgres, "CPU total"),
@@ -155,12 +142,12 @@ pub fn end_to_end_goals(s: &LongshoreSettings) -> Vec<Goal> {
         ),
         goal(
             "e2e jobs/s, PostgreSQL, vs Celery drain without backend",
-            Subject::Ratio(pg_vs_celery()),
+            Subject::Ratio(e2e_vs_celery_drain(StoreKind::Postgres)),
             Bound::AtLeast(3.5),
         ),
         goal(
             "e2e jobs/s, PostgreSQL, vs Celery drain with PostgreSQL backend",
-            Subject::Ratio(pg_vs_celery_pg()),
+            Subject::Ratio(e2e_vs_celery_pg_drain(StoreKind::Postgres)),
             Bound::AtLeast(20.0),
         ),
         goal(
@@ -188,7 +175,7 @@ pub fn end_to_end_goals(s: &LongshoreSettings) -> Vec<Goal> {
         ),
         goal(
             "e2e jobs/s, SQLite, vs Celery drain without backend",
-            Subject::Ratio(sqlite_vs_celery()),
+            Subject::Ratio(e2e_vs_celery_drain(StoreKind::Sqlite)),
             Bound::AtLeast(1.0),
         ),
     ]

@@ -55,6 +55,10 @@ impl Ledger {
         }
     }
 
+    fn settle(&mut self, tag: u64) {
+        self.unsettled.remove(&tag);
+    }
+
     /// The highest tag a `multiple` ack may name: every tag up to it has been handed
     /// out and settled.
     fn settled_through(&self) -> u64 {
@@ -130,11 +134,7 @@ async fn settle_batch(ledger: &Mutex<Ledger>, batch: Vec<Request>) {
         let sent = request.acker.nack(options).await;
         // Marked settled only once the nack is on its way, so no later `multiple` ack
         // can get ahead of it.
-        ledger
-            .lock()
-            .expect("not poisoned")
-            .unsettled
-            .remove(&request.tag);
+        ledger.lock().expect("not poisoned").settle(request.tag);
         let _ = request
             .done
             .send(sent.map(|_| ()).map_err(BrokerError::from));
@@ -145,7 +145,7 @@ async fn settle_batch(ledger: &Mutex<Ledger>, batch: Vec<Request>) {
     let through = {
         let mut ledger = ledger.lock().expect("not poisoned");
         for request in &acks {
-            ledger.unsettled.remove(&request.tag);
+            ledger.settle(request.tag);
         }
         ledger.settled_through()
     };
@@ -182,10 +182,10 @@ mod tests {
             ledger.hand_out(tag);
         }
         for tag in [1, 2, 4] {
-            ledger.unsettled.remove(&tag);
+            ledger.settle(tag);
         }
         assert_eq!(ledger.settled_through(), 2);
-        ledger.unsettled.remove(&3);
+        ledger.settle(3);
         assert_eq!(ledger.settled_through(), 4);
     }
 
@@ -197,12 +197,12 @@ mod tests {
             ledger.hand_out(tag);
         }
         for tag in [1, 3, 4] {
-            ledger.unsettled.remove(&tag);
+            ledger.settle(tag);
         }
         assert_eq!(ledger.settled_through(), 1);
         ledger.hand_out(2);
         assert_eq!(ledger.settled_through(), 1);
-        ledger.unsettled.remove(&2);
+        ledger.settle(2);
         assert_eq!(ledger.settled_through(), 4);
     }
 
