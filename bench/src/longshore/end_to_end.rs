@@ -126,6 +126,7 @@ impl EndToEndSuite {
             ],
             StoreKind::Sqlite => vec![("dev".to_owned(), vec![d.api.pid()])],
         };
+        let wal_before = d.store.wal_bytes().await?;
         let meter = RoleMeter::start(roles, ctx.services.clock_ticks_per_second);
         let probe = Probe::start(&ctx.services, d.pids());
         let submitted = d
@@ -140,6 +141,7 @@ impl EndToEndSuite {
         };
         let usage = probe.finish();
         let roles = meter.finish();
+        let wal_after = d.store.wal_bytes().await?;
         let submitted = submitted.context("submitting")?;
         drained?;
 
@@ -190,6 +192,14 @@ impl EndToEndSuite {
             cpu_unit,
             per_job(total),
         ));
+        if let (Some(before), Some(after)) = (wal_before, wal_after) {
+            out.push(Measurement::new(
+                &case,
+                "PostgreSQL WAL",
+                "bytes/job",
+                (after - before) / n as f64,
+            ));
+        }
         for role in &roles {
             out.push(Measurement::new(
                 &case,
@@ -277,7 +287,10 @@ impl Suite for EndToEndSuite {
                 "{SUITE_NAME}: \"rate\" is jobs succeeded per second of that window, \"submit \
                  rate\" the accepted requests per second while the worker runs; CPU per job counts \
                  api, worker(s), PostgreSQL and RabbitMQ for PostgreSQL, the dev process alone for \
-                 SQLite; peak RSS per role (workers summed when more than one)."
+                 SQLite; \"PostgreSQL WAL\" is the write-ahead log the whole PostgreSQL cluster \
+                 wrote in the window (`pg_current_wal_lsn()` at both ends) per job, a count that \
+                 does not drift with the machine; peak RSS per role (workers summed when more \
+                 than one)."
             ),
         ]
     }

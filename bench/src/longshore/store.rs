@@ -56,6 +56,24 @@ impl JobStore {
         .context("counting succeeded jobs")
     }
 
+    /// Bytes of write-ahead log PostgreSQL has written so far (the whole
+    /// cluster's); `None` for SQLite. What a job costs the database in WAL
+    /// is a count, not a time, so it does not drift with the machine.
+    pub async fn wal_bytes(&self) -> Result<Option<f64>> {
+        match self {
+            JobStore::Postgres(pool) => {
+                let bytes: f64 = sqlx::query_scalar(
+                    "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::float8",
+                )
+                .fetch_one(pool)
+                .await
+                .context("reading the WAL position")?;
+                Ok(Some(bytes))
+            }
+            JobStore::Sqlite(_) => Ok(None),
+        }
+    }
+
     /// `finished_at - created_at` of the succeeded jobs created at or after
     /// `since_ms`: both stamped in epoch ms by api and worker on this
     /// machine's clock.
