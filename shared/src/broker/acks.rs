@@ -62,7 +62,10 @@ impl Ledger {
     /// The highest tag a `multiple` ack may name: every tag up to it has been handed
     /// out and settled.
     fn settled_through(&self) -> u64 {
-        let below_unsettled = self.unsettled.first().map_or(u64::MAX, |first| first - 1);
+        let below_unsettled = self
+            .unsettled
+            .first()
+            .map_or(u64::MAX, |first| first.saturating_sub(1));
         self.handed_through.min(below_unsettled)
     }
 }
