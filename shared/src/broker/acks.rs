@@ -138,9 +138,7 @@ async fn settle_batch(ledger: &Mutex<Ledger>, batch: Vec<Request>) {
         // Marked settled only once the nack is on its way, so no later `multiple` ack
         // can get ahead of it.
         ledger.lock().expect("not poisoned").settle(request.tag);
-        let _ = request
-            .done
-            .send(sent.map(|_| ()).map_err(BrokerError::from));
+        reply(request.done, &sent);
     }
     if acks.is_empty() {
         return;
@@ -155,23 +153,20 @@ async fn settle_batch(ledger: &Mutex<Ledger>, batch: Vec<Request>) {
     let (covered, single): (Vec<Request>, Vec<Request>) =
         acks.into_iter().partition(|r| r.tag <= through);
     if let Some(last) = covered.iter().max_by_key(|r| r.tag) {
-        let options = BasicAckOptions { multiple: true };
-        let sent = last.acker.ack(options).await.map(|_| ());
-        let error = sent.err().map(|e| e.to_string());
+        let sent = last.acker.ack(BasicAckOptions { multiple: true }).await;
         for request in covered {
-            let answer = match &error {
-                None => Ok(()),
-                Some(message) => Err(BrokerError::Unreachable(message.clone())),
-            };
-            let _ = request.done.send(answer);
+            reply(request.done, &sent);
         }
     }
     for request in single {
         let sent = request.acker.ack(BasicAckOptions::default()).await;
-        let _ = request
-            .done
-            .send(sent.map(|_| ()).map_err(BrokerError::from));
+        reply(request.done, &sent);
     }
+}
+
+/// Tells a settler how the frame that covered its delivery went.
+fn reply(done: oneshot::Sender<Result<(), BrokerError>>, sent: &lapin::Result<bool>) {
+    let _ = done.send(sent.clone().map(|_| ()).map_err(BrokerError::from));
 }
 
 #[cfg(test)]
