@@ -227,3 +227,82 @@ async fn bursts_of_acks_settle_only_what_was_acked() {
     assert!(!acked_names.iter().any(|a| back.contains(a)));
     amqp.delete_topology().await.unwrap();
 }
+
+/// Commands go straight to their family's queue and keep their kind on the way, through
+/// retries too; a message from another producer is read by its routing key whatever its
+/// `type` says; a publish no queue takes is an error, and the next one declares the
+/// queue again.
+#[tokio::test]
+async fn commands_keep_their_kind_and_a_missing_queue_is_an_error() {
+    let (amqp, transport) = amqp(false).await;
+    let topology = amqp.topology().clone();
+    let sources = [Source::Family(Family::Diagnostics)];
+    let mut deliveries = transport.consume(&sources, 4).await.unwrap();
+
+    transport
+        .publish(&Outgoing::new("diag.noop", b"first".to_vec()))
+        .await
+        .unwrap();
+    let d = next(&mut deliveries).await;
+    assert_eq!(d.routing_key, "diag.noop");
+    transport
+        .publish_delayed(&d.to_outgoing(), Duration::from_millis(50))
+        .await
+        .unwrap();
+    d.ack().await.unwrap();
+    let d = next(&mut deliveries).await;
+    assert_eq!(
+        (d.routing_key.as_str(), d.body.as_slice()),
+        ("diag.noop", &b"first"[..])
+    );
+    d.ack().await.unwrap();
+
+    let conn = lapin::Connection::connect(&amqp_url(), lapin::ConnectionProperties::default())
+        .await
+        .unwrap();
+    let channel = conn.create_channel().await.unwrap();
+    channel
+        .basic_publish(
+            topology.commands_exchange().as_str().into(),
+            "diag.sleep".into(),
+            lapin::options::BasicPublishOptions::default(),
+            b"external",
+            lapin::BasicProperties::default().with_type("tenant.delete".into()),
+        )
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    let d = next(&mut deliveries).await;
+    assert_eq!(
+        (d.routing_key.as_str(), d.body.as_slice()),
+        ("diag.sleep", &b"external"[..])
+    );
+    d.ack().await.unwrap();
+    drop(deliveries);
+
+    channel
+        .queue_delete(
+            topology.queue(sources[0]).as_str().into(),
+            lapin::options::QueueDeleteOptions::default(),
+        )
+        .await
+        .unwrap();
+    let lost = transport
+        .publish(&Outgoing::new("diag.noop", b"nowhere".to_vec()))
+        .await;
+    assert!(
+        matches!(lost, Err(longshore_shared::broker::BrokerError::Unroutable)),
+        "{lost:?}"
+    );
+    transport
+        .publish(&Outgoing::new("diag.noop", b"again".to_vec()))
+        .await
+        .unwrap();
+    let mut deliveries = transport.consume(&sources, 4).await.unwrap();
+    let d = next(&mut deliveries).await;
+    assert_eq!(d.body, b"again");
+    d.ack().await.unwrap();
+    let _ = conn.close(0, "done".into()).await;
+    amqp.delete_topology().await.unwrap();
+}

@@ -147,8 +147,45 @@ impl AmqpTransport {
     }
 
     pub async fn publish(&self, msg: &Outgoing) -> Result<(), BrokerError> {
-        let exchange = self.inner.topology.commands_exchange();
-        self.publish_to(&exchange, msg, None).await
+        let link = self.link().await?;
+        let result = match self.start_command(&link.publisher, msg).await {
+            Ok(confirm) => await_confirm(confirm).await,
+            Err(err) => Err(err),
+        };
+        if result.is_err() {
+            self.forget_link().await;
+        }
+        result
+    }
+
+    /// Starts publishing a command. A known kind goes straight to its family's queue
+    /// through the default exchange: topic routing costs RabbitMQ about a quarter more
+    /// CPU per message (measured with 300-byte confirmed publishes), and the kind is
+    /// carried in the `type` property, where consumers read it back. `mandatory` turns a
+    /// missing queue into an error instead of a silent drop. Other kinds take the
+    /// commands exchange, whose alternate exchange collects them.
+    async fn start_command(
+        &self,
+        channel: &Channel,
+        msg: &Outgoing,
+    ) -> Result<lapin::PublisherConfirm, BrokerError> {
+        let topology = &self.inner.topology;
+        match topology.route(&msg.routing_key) {
+            source @ Source::Family(_) => {
+                let target = Target {
+                    exchange: "",
+                    routing_key: &topology.queue(source),
+                    kind: Some(&msg.routing_key),
+                    mandatory: true,
+                };
+                start_publish(channel, &target, msg, None).await
+            }
+            Source::Unrouted => {
+                let exchange = topology.commands_exchange();
+                let target = Target::exchange(&exchange, msg);
+                start_publish(channel, &target, msg, None).await
+            }
+        }
     }
 
     pub async fn publish_many(&self, msgs: &[Outgoing]) -> Vec<Result<(), BrokerError>> {
@@ -162,10 +199,9 @@ impl AmqpTransport {
                     .collect();
             }
         };
-        let exchange = self.inner.topology.commands_exchange();
         let mut pending = Vec::with_capacity(msgs.len());
         for msg in msgs {
-            pending.push(start_publish(&link.publisher, &exchange, msg, None).await);
+            pending.push(self.start_command(&link.publisher, msg).await);
         }
         let mut results = Vec::with_capacity(msgs.len());
         for started in pending {
@@ -204,7 +240,8 @@ impl AmqpTransport {
         extra: Option<(&str, String)>,
     ) -> Result<(), BrokerError> {
         let link = self.link().await?;
-        let result = match start_publish(&link.publisher, exchange, msg, extra).await {
+        let target = Target::exchange(exchange, msg);
+        let result = match start_publish(&link.publisher, &target, msg, extra).await {
             Ok(confirm) => await_confirm(confirm).await,
             Err(err) => Err(err),
         };
@@ -249,7 +286,7 @@ impl AmqpTransport {
             let delivery = item?;
             settler.hand_out(delivery.delivery_tag);
             Ok(Delivery {
-                routing_key: delivery.routing_key.as_str().to_owned(),
+                routing_key: kind_of(&delivery),
                 headers: string_headers(delivery.properties.headers()),
                 redelivered: delivery.redelivered,
                 body: delivery.data,
@@ -300,9 +337,39 @@ impl AmqpTransport {
     }
 }
 
+/// Where a message goes and what it says about itself.
+struct Target<'a> {
+    exchange: &'a str,
+    routing_key: &'a str,
+    /// The command's kind in the `type` property, when the routing key is not the kind.
+    kind: Option<&'a str>,
+    mandatory: bool,
+}
+
+impl<'a> Target<'a> {
+    fn exchange(exchange: &'a str, msg: &'a Outgoing) -> Self {
+        Target {
+            exchange,
+            routing_key: &msg.routing_key,
+            kind: None,
+            mandatory: false,
+        }
+    }
+}
+
+/// The command's kind: the routing key, unless the message came through the default
+/// exchange, whose routing key is the queue (see `start_command`).
+fn kind_of(delivery: &lapin::message::Delivery) -> String {
+    let direct = delivery.exchange.as_str().is_empty();
+    match delivery.properties.kind() {
+        Some(kind) if direct => kind.to_string(),
+        _ => delivery.routing_key.as_str().to_owned(),
+    }
+}
+
 async fn start_publish(
     channel: &Channel,
-    exchange: &str,
+    target: &Target<'_>,
     msg: &Outgoing,
     extra: Option<(&str, String)>,
 ) -> Result<lapin::PublisherConfirm, BrokerError> {
@@ -319,15 +386,22 @@ async fn start_publish(
             AMQPValue::LongString(LongString::from(v.as_str())),
         );
     }
-    let props = BasicProperties::default()
+    let mut props = BasicProperties::default()
         .with_delivery_mode(2)
         .with_content_type("application/json".into())
         .with_headers(headers);
+    if let Some(kind) = target.kind {
+        props = props.with_type(kind.into());
+    }
+    let options = BasicPublishOptions {
+        mandatory: target.mandatory,
+        ..BasicPublishOptions::default()
+    };
     Ok(channel
         .basic_publish(
-            exchange.into(),
-            msg.routing_key.as_str().into(),
-            BasicPublishOptions::default(),
+            target.exchange.into(),
+            target.routing_key.into(),
+            options,
             &msg.body,
             props,
         )
@@ -336,7 +410,10 @@ async fn start_publish(
 
 async fn await_confirm(confirm: lapin::PublisherConfirm) -> Result<(), BrokerError> {
     match tokio::time::timeout(CONFIRM_TIMEOUT, confirm).await {
-        Ok(Ok(Confirmation::Ack(_))) => Ok(()),
+        Ok(Ok(Confirmation::Ack(None))) => Ok(()),
+        // A mandatory message no queue took: its queue is gone. Not published; the
+        // reconnect that follows the error declares the topology again.
+        Ok(Ok(Confirmation::Ack(Some(_)))) => Err(BrokerError::Unroutable),
         Ok(Ok(Confirmation::Nack(_))) => Err(BrokerError::Nacked),
         // Confirms are always selected on the publishing channel; treat a missing one
         // as not confirmed rather than as success.

@@ -8,6 +8,8 @@ pub enum BrokerError {
     Amqp(#[from] lapin::Error),
     #[error("the broker refused the message (nack)")]
     Nacked,
+    #[error("no queue took the message (its queue is missing)")]
+    Unroutable,
     #[error("timed out waiting for the broker")]
     Timeout,
     #[error(transparent)]
