@@ -31,6 +31,7 @@ struct CpuTicks {
     broker: u64,
     postgres: u64,
     sut: u64,
+    harness: u64,
 }
 
 impl CpuTicks {
@@ -40,6 +41,7 @@ impl CpuTicks {
             broker: table.tree_cpu_ticks(&services.broker),
             postgres: table.tree_cpu_ticks(&services.postgres),
             sut: table.tree_cpu_ticks(sut),
+            harness: table.get(std::process::id()).map_or(0, |own| own.own_ticks),
         }
     }
 }
@@ -80,6 +82,7 @@ impl Probe {
             postgres_cpu_ms: (!self.services.postgres.is_empty())
                 .then(|| ms(self.before.postgres, after.postgres)),
             sut_cpu_ms: ms(self.before.sut, after.sut),
+            harness_cpu_ms: ms(self.before.harness, after.harness),
             sut_peak_rss_mib: self.rss.stop(&self.sut_roots),
         }
     }
@@ -93,6 +96,9 @@ pub struct Usage {
     pub broker_cpu_ms: Option<f64>,
     pub postgres_cpu_ms: Option<f64>,
     pub sut_cpu_ms: f64,
+    /// The harness process itself: its load generator, polls and samplers. Where it
+    /// is not the system under test it competes with it for the same cores.
+    pub harness_cpu_ms: f64,
     pub sut_peak_rss_mib: f64,
 }
 
@@ -164,6 +170,17 @@ impl Usage {
     }
 }
 
+/// The harness's own CPU per item, outside every total: what the load generator takes
+/// from the cores the system under test runs on.
+pub fn harness_figure(case: &str, usage: &Usage, item: &'static str, items: u64) -> Measurement {
+    Measurement::new(
+        case,
+        "CPU harness (not in total)",
+        units(item).1,
+        usage.harness_cpu_ms / items.max(1) as f64,
+    )
+}
+
 pub fn units(item: &'static str) -> (&'static str, &'static str) {
     match item {
         "task" => ("task/s", "ms CPU/task"),
@@ -184,6 +201,7 @@ mod tests {
             broker_cpu_ms: Some(1000.0),
             postgres_cpu_ms: Some(500.0),
             sut_cpu_ms: 1000.0,
+            harness_cpu_ms: 300.0,
             sut_peak_rss_mib: 12.0,
         };
         let labels = ThroughputLabels {

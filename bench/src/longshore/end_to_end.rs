@@ -13,7 +13,7 @@
 use super::deployment::{Deployment, Resources, StoreKind};
 use super::processes::{Binary, RoleMeter, rss_mib};
 use super::{LongshoreSettings, goals, latency_figures, now_ms, phase_limit, warm_up_requests};
-use crate::probe::{Probe, units};
+use crate::probe::{Probe, harness_figure, units};
 use crate::report::{Comparison, Goal, Measurement};
 use crate::suite::{BenchContext, Suite};
 use anyhow::{Context, Result, ensure};
@@ -192,6 +192,7 @@ impl EndToEndSuite {
             cpu_unit,
             per_job(total),
         ));
+        out.push(harness_figure(&case, &usage, "job", n));
         if let (Some(before), Some(after)) = (wal_before, wal_after) {
             out.push(Measurement::new(
                 &case,
@@ -272,7 +273,8 @@ impl Suite for EndToEndSuite {
                  on a fresh data directory, its store read read-only. Each run: idle RSS 1 s after \
                  the api is ready and the worker consumes; {} jobs at {}/s (open loop) for latency, \
                  `finished_at - created_at` of each job from the jobs table (epoch ms stamped by api \
-                 and worker, so 1 ms resolution); then {} jobs from {} keep-alive loops, the window running from the \
+                 and worker, so 1 ms resolution); then {} jobs from {} loops (each over a keep-alive connection of its own, as the \
+                 intake suite), the window running from the \
                  first submit until `SELECT COUNT(*) FROM jobs WHERE status = 'succeeded'` counts \
                  them all (polled from the last accepted submit on, at most every 5 ms).",
                 s.workers,
@@ -287,7 +289,8 @@ impl Suite for EndToEndSuite {
                 "{SUITE_NAME}: \"rate\" is jobs succeeded per second of that window, \"submit \
                  rate\" the accepted requests per second while the worker runs; CPU per job counts \
                  api, worker(s), PostgreSQL and RabbitMQ for PostgreSQL, the dev process alone for \
-                 SQLite; \"PostgreSQL WAL\" is the write-ahead log the whole PostgreSQL cluster \
+                 SQLite; \"CPU harness\" is the harness process (load generator, completion polls, \
+                 samplers), in no total; \"PostgreSQL WAL\" is the write-ahead log the whole PostgreSQL cluster \
                  wrote in the window (`pg_current_wal_lsn()` at both ends) per job, a count that \
                  does not drift with the machine; peak RSS per role (workers summed when more \
                  than one)."

@@ -9,7 +9,7 @@
 use super::deployment::{Deployment, Resources, StoreKind};
 use super::processes::Binary;
 use super::{LongshoreSettings, goals, latency_figures, phase_limit, warm_up_requests};
-use crate::probe::{Probe, ThroughputLabels};
+use crate::probe::{Probe, ThroughputLabels, harness_figure};
 use crate::report::{Comparison, Goal, Measurement};
 use crate::suite::{BenchContext, Suite};
 use anyhow::{Context, Result, ensure};
@@ -82,6 +82,7 @@ async fn measure(ctx: &BenchContext, d: &Deployment, c: usize) -> Result<Vec<Mea
     // Latency rows right after the rate, before the CPU rows.
     let latencies = latency_figures(&case, &outcome.latencies_ms);
     out.splice(1..1, latencies);
+    out.push(harness_figure(&case, &usage, "request", n));
     Ok(out)
 }
 
@@ -116,11 +117,11 @@ impl Suite for IntakeSuite {
             "{SUITE_NAME}: `longshore api` (release build, PostgreSQL store on a fresh database, \
              RabbitMQ, `LONGSHORE_DATABASE_MAX_CONNECTIONS={}`, log level warn) and no worker; the \
              harness sends {} `POST /v1/commands` `{{\"kind\":\"diag.noop\",\"payload\":{{}}}}` from \
-             C = {} loops over keep-alive HTTP/1.1 connections (reqwest), each loop sending its \
-             next request when the previous one is answered, after max(50, 4·C) untimed warm-up \
+             C = {} loops, each over a keep-alive HTTP/1.1 connection of its own (hyper), sending \
+             its next request when the previous one is answered, after max(50, 4·C) untimed warm-up \
              requests; a fresh installation per C. Rate counts `202 Accepted` answers (any other answer fails \
-             the run); latency is per request, nearest rank; CPU \"api\" is the api process (the load \
-             generator runs in the harness and is not counted).",
+             the run); latency is per request, nearest rank; CPU \"api\" is the api process; the load \
+             generator runs in the harness, whose own CPU is shown apart and counted in no total.",
             s.db_max_connections,
             ctx.n,
             levels.join(", "),
