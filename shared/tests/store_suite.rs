@@ -255,6 +255,34 @@ async fn listing_filters_and_pages_newest_first(store: &Store) {
         .await
         .unwrap();
     assert!(none.jobs.is_empty());
+
+    // Tenant listings see that tenant's jobs only; jobs without one never match.
+    let mut tenant_ids = Vec::new();
+    for (i, tenant) in [Some("t-list"), None, Some("t-other"), Some("t-list")]
+        .into_iter()
+        .enumerate()
+    {
+        let mut job = new_job(&format!("list-tenant-{i}"), 3);
+        job.tenant = tenant.map(str::to_owned);
+        job.created_at = 2_000 + i64::try_from(i).unwrap();
+        store.admit(&job, "tester", None).await.unwrap();
+        if tenant == Some("t-list") {
+            tenant_ids.push(job.id);
+        }
+    }
+    let page = store
+        .list_jobs(&JobFilter {
+            tenant: Some("t-list".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    tenant_ids.reverse();
+    assert_eq!(
+        page.jobs.iter().map(|j| j.id).collect::<Vec<_>>(),
+        tenant_ids
+    );
 }
 
 async fn the_outbox_hands_each_due_row_out_once(store: &Store) {
