@@ -388,8 +388,11 @@ async fn start_publish(
     }
     let mut props = BasicProperties::default()
         .with_delivery_mode(2)
-        .with_content_type("application/json".into())
-        .with_headers(headers);
+        .with_content_type("application/json".into());
+    // Commands carry none; an empty table would still be encoded and parsed each way.
+    if !headers.inner().is_empty() {
+        props = props.with_headers(headers);
+    }
     if let Some(kind) = target.kind {
         props = props.with_type(kind.into());
     }
