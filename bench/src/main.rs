@@ -136,6 +136,11 @@ struct Options {
     /// Longshore: `LONGSHORE_DATABASE_MAX_CONNECTIONS` of every process.
     #[arg(long, global = true, default_value_t = 16)]
     ls_db_connections: u32,
+    /// Longshore with PostgreSQL: `LONGSHORE_RUNTIME_THREADS` of the api and each
+    /// worker, which share the two cores with PostgreSQL and RabbitMQ; 0 leaves it to
+    /// the process (one thread per core).
+    #[arg(long, global = true, default_value_t = 1)]
+    ls_runtime_threads: u16,
     /// Longshore end to end: jobs in the light-load latency case.
     #[arg(long, global = true, default_value_t = 500)]
     ls_latency_jobs: u64,
@@ -179,6 +184,7 @@ fn build_suites(command: Command, o: &Options) -> Vec<Box<dyn Suite>> {
         workers: o.ls_workers,
         worker_concurrency: o.ls_worker_concurrency,
         db_max_connections: o.ls_db_connections,
+        runtime_threads: (o.ls_runtime_threads > 0).then_some(o.ls_runtime_threads),
         latency_jobs: o.ls_latency_jobs,
         latency_rate: o.ls_latency_rate,
     };

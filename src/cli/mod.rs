@@ -29,6 +29,20 @@ or in the TOML file named by --config (flags win over the environment, which win
 pub struct Cli {
     #[command(flatten)]
     pub settings: Settings,
+    /// Threads that run the process's tasks; by default one per core it may use. Where
+    /// the roles share a few cores with PostgreSQL and RabbitMQ, one thread each costs
+    /// less CPU per job (no work stealing or wake-ups between threads) and batches more
+    /// per round trip. Flag or environment only: the runtime starts before any file is
+    /// read.
+    #[arg(
+        long,
+        global = true,
+        env = "LONGSHORE_RUNTIME_THREADS",
+        value_name = "N",
+        value_parser = clap::value_parser!(u16).range(1..),
+        help_heading = "Process"
+    )]
+    pub runtime_threads: Option<u16>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -66,7 +80,12 @@ pub enum Command {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Runtime::new() {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.enable_all();
+    if let Some(threads) = cli.runtime_threads {
+        builder.worker_threads(usize::from(threads));
+    }
+    let runtime = match builder.build() {
         Ok(rt) => rt,
         Err(err) => {
             eprintln!("error: cannot start the async runtime: {err}");

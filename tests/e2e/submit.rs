@@ -41,3 +41,35 @@ async fn a_submitted_noop_succeeds_on_its_first_attempt_with_postgres() {
 async fn a_submitted_noop_succeeds_on_its_first_attempt_with_sqlite() {
     a_submitted_noop_succeeds_on_its_first_attempt(Backend::Sqlite).await;
 }
+
+/// `LONGSHORE_RUNTIME_THREADS=1` (what the benchmarks run with): api and worker on one
+/// thread each still take many commands at once and run them all.
+#[tokio::test]
+async fn roles_on_one_runtime_thread_each_run_concurrent_commands() {
+    let mut app = TestApp::new(Backend::Postgres).await;
+    app.set_env("LONGSHORE_RUNTIME_THREADS", "1");
+    app.start_api().await;
+    app.start_worker("worker-a");
+
+    let commands: Vec<_> = (0..20)
+        .map(|i| json!({"kind": "diag.noop", "payload": {"sleep_ms": 50 + i}}))
+        .collect();
+    let answers =
+        futures::future::join_all(commands.iter().map(|c| app.post("/v1/commands", c))).await;
+    for answer in &answers {
+        assert_eq!(answer.status, 202, "{answer:?}");
+        let id = answer.body["job_id"].as_str().expect("job id");
+        assert_eq!(app.wait_succeeded(id).await["attempts"], 1);
+    }
+}
+
+#[test]
+fn a_runtime_of_no_threads_is_refused() {
+    let out = std::process::Command::new(crate::helpers::spawn::BIN)
+        .args(["--runtime-threads", "0", "schema"])
+        .output()
+        .expect("longshore runs");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--runtime-threads"), "{stderr}");
+}

@@ -154,6 +154,9 @@ impl Resources {
         if kind == StoreKind::PostgresQuorum {
             env.set("LONGSHORE_QUORUM_QUEUES", true);
         }
+        if let Some(threads) = s.runtime_threads {
+            env.set("LONGSHORE_RUNTIME_THREADS", threads);
+        }
 
         let token = processes::create_token(binary, &env, &self.work_dir).await?;
         let submitter = Submitter::new(&api_url, &token)?;

@@ -267,9 +267,10 @@ impl Suite for EndToEndSuite {
         vec![
             format!(
                 "{SUITE_NAME}, PostgreSQL: `longshore api` + {} `longshore worker` \
-                 (`LONGSHORE_CONCURRENCY={}`, `LONGSHORE_DATABASE_MAX_CONNECTIONS={}`) on a fresh \
-                 database and broker prefix, once with classic queues (the default) and once with \
-                 `LONGSHORE_QUORUM_QUEUES=true`; SQLite: `longshore dev --no-scheduler` (same settings) \
+                 (`LONGSHORE_CONCURRENCY={}`, `LONGSHORE_DATABASE_MAX_CONNECTIONS={}`, api and \
+                 workers with {}) on a fresh database and broker prefix, once with classic queues (the default) and once with \
+                 `LONGSHORE_QUORUM_QUEUES=true`; SQLite: `longshore dev --no-scheduler` (same settings, \
+                 one runtime thread per core: api and worker share its process) \
                  on a fresh data directory, its store read read-only. Each run: idle RSS 1 s after \
                  the api is ready and the worker consumes; {} jobs at {}/s (open loop) for latency, \
                  `finished_at - created_at` of each job from the jobs table (epoch ms stamped by api \
@@ -280,6 +281,7 @@ impl Suite for EndToEndSuite {
                 s.workers,
                 s.worker_concurrency,
                 s.db_max_connections,
+                super::runtime_threads_text(s),
                 s.latency_jobs,
                 s.latency_rate,
                 ctx.n,

@@ -115,7 +115,7 @@ impl Suite for IntakeSuite {
         let levels: Vec<String> = s.intake_concurrency.iter().map(usize::to_string).collect();
         vec![format!(
             "{SUITE_NAME}: `longshore api` (release build, PostgreSQL store on a fresh database, \
-             RabbitMQ, `LONGSHORE_DATABASE_MAX_CONNECTIONS={}`, log level warn) and no worker; the \
+             RabbitMQ, `LONGSHORE_DATABASE_MAX_CONNECTIONS={}`, {}, log level warn) and no worker; the \
              harness sends {} `POST /v1/commands` `{{\"kind\":\"diag.noop\",\"payload\":{{}}}}` from \
              C = {} loops, each over a keep-alive HTTP/1.1 connection of its own (hyper), sending \
              its next request when the previous one is answered, after max(50, 4·C) untimed warm-up \
@@ -123,6 +123,7 @@ impl Suite for IntakeSuite {
              the run); latency is per request, nearest rank; CPU \"api\" is the api process; the load \
              generator runs in the harness, whose own CPU is shown apart and counted in no total.",
             s.db_max_connections,
+            super::runtime_threads_text(s),
             ctx.n,
             levels.join(", "),
         )]

@@ -36,10 +36,21 @@ pub struct LongshoreSettings {
     pub worker_concurrency: u16,
     /// `LONGSHORE_DATABASE_MAX_CONNECTIONS` of every process.
     pub db_max_connections: u32,
+    /// `LONGSHORE_RUNTIME_THREADS` of the api and workers with PostgreSQL; `None`
+    /// leaves it to the process.
+    pub runtime_threads: Option<u16>,
     /// Jobs submitted in the light-load latency case...
     pub latency_jobs: u64,
     /// ...at this many per second.
     pub latency_rate: f64,
+}
+
+/// How the method text names the runtime threads of the PostgreSQL installations.
+pub fn runtime_threads_text(s: &LongshoreSettings) -> String {
+    match s.runtime_threads {
+        Some(n) => format!("`LONGSHORE_RUNTIME_THREADS={n}`"),
+        None => "one runtime thread per core".to_owned(),
+    }
 }
 
 /// Bound for a phase of `n` requests or jobs: even 50/s would finish in
