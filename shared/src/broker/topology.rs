@@ -5,6 +5,7 @@
 //! {p}.commands (topic) ──kind──► {p}.<family> queues ──► workers
 //!      │ alternate-exchange
 //!      └─► {p}.unrouted (fanout) ──► {p}.unrouted queue (worker dead-letters with reason)
+//! api, relay ──default exchange, kind in `type`──► {p}.<family> queues (known kinds)
 //! {p}.delay (headers) ──tier──► {p}.delay.<ms> queues ──TTL, dead-letter──► {p}.commands
 //! {p}.dead (fanout) ──► {p}.dead queue (dead letters, with x-longshore-reason)
 //! ```
