@@ -142,7 +142,6 @@ impl Intake {
         };
         let item = Admit {
             job,
-            actor: sub.requested_by.clone(),
             outbox: Some(entry.clone()),
         };
         match self.admitter.admit(item, &self.store).await? {

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use longshore_shared::clock::now_ms;
 use longshore_shared::job::JobStatus;
 use longshore_shared::store::{
-    Admission, AttemptEnd, CancelOutcome, Claim, JobFilter, NewJob, NewToken, OutboxEntry,
-    ProjectRecord, RetryOutcome, SlotOutcome, Store, UserRecord,
+    Admission, AttemptEnd, CancelOutcome, Claim, EventRecord, JobFilter, NewJob, NewToken,
+    OutboxEntry, ProjectRecord, RetryOutcome, SlotOutcome, Store, UserRecord,
 };
 use longshore_shared::testing::TestDb;
 use uuid::Uuid;
@@ -37,11 +37,11 @@ fn entry() -> OutboxEntry {
 
 async fn admission_is_idempotent_by_key(store: &Store) {
     let job = new_job("same-key", 3);
-    let first = store.admit(&job, "tester", Some(&entry())).await.unwrap();
+    let first = store.admit(&job, Some(&entry())).await.unwrap();
     assert!(matches!(first, Admission::Created { outbox_id: Some(_) }));
     let mut again = new_job("same-key", 3);
     again.request_hash = "h2".into();
-    match store.admit(&again, "tester", Some(&entry())).await.unwrap() {
+    match store.admit(&again, Some(&entry())).await.unwrap() {
         Admission::Existing {
             id,
             request_hash,
@@ -62,7 +62,7 @@ async fn admission_is_idempotent_by_key(store: &Store) {
 
 async fn attempts_are_claimed_once_and_outcomes_are_compare_and_set(store: &Store) {
     let job = new_job("claim-key", 2);
-    store.admit(&job, "tester", None).await.unwrap();
+    store.admit(&job, None).await.unwrap();
     let now = now_ms();
     let Claim::Claimed(claimed) = store.claim(job.id, now, now + 10_000, "w1").await.unwrap()
     else {
@@ -154,7 +154,7 @@ async fn attempts_are_claimed_once_and_outcomes_are_compare_and_set(store: &Stor
 
 async fn a_lost_worker_is_taken_over_until_attempts_run_out(store: &Store) {
     let job = new_job("lost-key", 1);
-    store.admit(&job, "tester", None).await.unwrap();
+    store.admit(&job, None).await.unwrap();
     let now = now_ms();
     assert!(matches!(
         store.claim(job.id, now, now + 100, "w1").await.unwrap(),
@@ -202,7 +202,7 @@ async fn a_lost_worker_is_taken_over_until_attempts_run_out(store: &Store) {
 
 async fn only_waiting_jobs_can_be_cancelled(store: &Store) {
     let job = new_job("cancel-key", 3);
-    store.admit(&job, "tester", None).await.unwrap();
+    store.admit(&job, None).await.unwrap();
     assert_eq!(
         store.cancel_job(job.id, "op", now_ms()).await.unwrap(),
         CancelOutcome::Cancelled
@@ -226,7 +226,7 @@ async fn listing_filters_and_pages_newest_first(store: &Store) {
         let mut job = new_job(&format!("list-{i}"), 3);
         job.kind = "diag.list".into();
         job.created_at = 1_000 + i;
-        store.admit(&job, "tester", None).await.unwrap();
+        store.admit(&job, None).await.unwrap();
         ids.push(job.id);
     }
     let mut filter = JobFilter {
@@ -265,7 +265,7 @@ async fn listing_filters_and_pages_newest_first(store: &Store) {
         let mut job = new_job(&format!("list-tenant-{i}"), 3);
         job.tenant = tenant.map(str::to_owned);
         job.created_at = 2_000 + i64::try_from(i).unwrap();
-        store.admit(&job, "tester", None).await.unwrap();
+        store.admit(&job, None).await.unwrap();
         if tenant == Some("t-list") {
             tenant_ids.push(job.id);
         }
@@ -292,7 +292,7 @@ async fn the_outbox_hands_each_due_row_out_once(store: &Store) {
         .await
         .unwrap();
     let job = new_job("outbox-key", 3);
-    store.admit(&job, "tester", Some(&entry())).await.unwrap();
+    store.admit(&job, Some(&entry())).await.unwrap();
     let claimed = store.claim_outbox(100, now_ms(), 30_000).await.unwrap();
     assert_eq!(claimed.len(), 1);
     assert_eq!(claimed[0].job_id, job.id);
@@ -469,6 +469,63 @@ async fn the_store_behaves_on_postgres() {
     db.drop_db().await;
 }
 
+/// The `accepted` event is read from the job row; one stored by an older replica
+/// (as every admission did before) is not shown twice.
+async fn the_accepted_event_comes_from_the_job_row(db: &TestDb) {
+    let store = db.store().await;
+    let mut job = new_job("accepted-key", 3);
+    job.requested_by = "alice".into();
+    job.created_at = now_ms() - 1_000;
+    store.admit(&job, None).await.unwrap();
+    let accepted = EventRecord {
+        at: job.created_at,
+        event: "accepted".into(),
+        status: "queued".into(),
+        attempt: 0,
+        actor: "alice".into(),
+        detail: None,
+    };
+    assert_eq!(store.events(job.id).await.unwrap(), [accepted.clone()]);
+
+    let raw = sqlx::AnyPool::connect(&db.url).await.unwrap();
+    sqlx::query(
+        "INSERT INTO job_events (job_id, at, event, status, attempt, actor) \
+         VALUES ($1, $2, 'accepted', 'queued', 0, 'alice')",
+    )
+    .bind(job.id.to_string())
+    .bind(job.created_at)
+    .execute(&raw)
+    .await
+    .unwrap();
+    raw.close().await;
+    let now = now_ms();
+    store.claim(job.id, now, now + 10_000, "w1").await.unwrap();
+    let events = store.events(job.id).await.unwrap();
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert_eq!(events[0], accepted);
+    assert_eq!(
+        (events[1].event.as_str(), events[1].actor.as_str()),
+        ("started", "w1")
+    );
+    store.close().await;
+}
+
+#[tokio::test]
+async fn the_accepted_event_comes_from_the_job_row_on_sqlite() {
+    sqlx::any::install_default_drivers();
+    let db = TestDb::sqlite();
+    the_accepted_event_comes_from_the_job_row(&db).await;
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn the_accepted_event_comes_from_the_job_row_on_postgres() {
+    sqlx::any::install_default_drivers();
+    let db = TestDb::postgres().await;
+    the_accepted_event_comes_from_the_job_row(&db).await;
+    db.drop_db().await;
+}
+
 mod batches {
     use super::*;
     use longshore_shared::store::Admit;
@@ -476,7 +533,7 @@ mod batches {
     async fn batch_suite(store: Store) {
         // A batch with a fresh job, a job reusing an existing key, and a key twice.
         let existing = new_job("batch-existing", 3);
-        store.admit(&existing, "tester", None).await.unwrap();
+        store.admit(&existing, None).await.unwrap();
         let mut fresh = new_job("batch-fresh", 3);
         // Values that must survive the trip through the batch's encoding untouched.
         fresh.payload = r#"{"note":"quote \" backslash \\ ü, 'single'"}"#.into();
@@ -501,7 +558,6 @@ mod batches {
         .into_iter()
         .map(|job| Admit {
             job,
-            actor: "tester".into(),
             outbox: Some(entry()),
         })
         .collect();

@@ -29,18 +29,12 @@ impl Admitter {
     pub async fn admit(&self, item: Admit, store: &Store) -> Result<Admission, StoreError> {
         let (reply, answer) = oneshot::channel();
         if self.tx.send((item.clone(), reply)).await.is_err() {
-            return store
-                .admit(&item.job, &item.actor, item.outbox.as_ref())
-                .await;
+            return store.admit(&item.job, item.outbox.as_ref()).await;
         }
         match answer.await {
             Ok(result) => result,
             // The task is gone (shutdown): write it ourselves.
-            Err(_) => {
-                store
-                    .admit(&item.job, &item.actor, item.outbox.as_ref())
-                    .await
-            }
+            Err(_) => store.admit(&item.job, item.outbox.as_ref()).await,
         }
     }
 }
@@ -57,9 +51,7 @@ async fn admit_batch(store: &Store, batch: Vec<(Admit, Reply)>) {
     let (items, replies): (Vec<Admit>, Vec<Reply>) = batch.into_iter().unzip();
     if items.len() == 1 {
         let item = &items[0];
-        let result = store
-            .admit(&item.job, &item.actor, item.outbox.as_ref())
-            .await;
+        let result = store.admit(&item.job, item.outbox.as_ref()).await;
         let _ = replies.into_iter().next().map(|r| r.send(result));
         return;
     }
@@ -74,11 +66,7 @@ async fn admit_batch(store: &Store, batch: Vec<(Admit, Reply)>) {
             // gets its own answer.
             tracing::warn!(error = %err, size = items.len(), "batched admission failed; admitting one by one");
             for (item, reply) in items.iter().zip(replies) {
-                let _ = reply.send(
-                    store
-                        .admit(&item.job, &item.actor, item.outbox.as_ref())
-                        .await,
-                );
+                let _ = reply.send(store.admit(&item.job, item.outbox.as_ref()).await);
             }
         }
     }

@@ -21,7 +21,6 @@ use crate::job::JobStatus;
 #[derive(Debug, Clone)]
 pub struct Admit {
     pub job: NewJob,
-    pub actor: String,
     pub outbox: Option<OutboxEntry>,
 }
 
@@ -133,7 +132,7 @@ const NEW_JOB_INSERT: &str = "INSERT INTO jobs (id, kind, version, idempotency_k
 /// Ids of the jobs a batch of admissions created, and their outbox rows' ids.
 type Inserted = (HashSet<Uuid>, HashMap<Uuid, i64>);
 
-/// Admissions as one transaction of three statements (SQLite has no data-modifying CTEs).
+/// Admissions as one transaction of two statements (SQLite has no data-modifying CTEs).
 async fn insert_admissions(store: &Store, items: &[&Admit]) -> Result<Inserted, StoreError> {
     let mut tx = store.pool().begin().await?;
     let mut sql = Sql::new(format!("{NEW_JOB_INSERT} VALUES "));
@@ -161,23 +160,6 @@ async fn insert_admissions(store: &Store, items: &[&Admit]) -> Result<Inserted, 
         .copied()
         .filter(|item| inserted.contains(&item.job.id))
         .collect();
-
-    let now = created
-        .iter()
-        .map(|item| item.job.created_at)
-        .max()
-        .unwrap_or_default();
-    let events: Vec<EventRow<'_>> = created
-        .iter()
-        .map(|item| EventRow {
-            job_id: item.job.id,
-            event: "accepted",
-            status: JobStatus::Queued,
-            attempt: 0,
-            actor: &item.actor,
-        })
-        .collect();
-    insert_events(&mut tx, now, &events).await?;
 
     let with_outbox: Vec<(&Admit, &OutboxEntry)> = created
         .iter()
@@ -211,23 +193,22 @@ async fn insert_admissions(store: &Store, items: &[&Admit]) -> Result<Inserted, 
     Ok((inserted, outbox_ids))
 }
 
-/// Admissions as a single statement: the job rows, their `accepted` events and outbox
-/// rows written by data-modifying CTEs, which PostgreSQL runs as one implicit
-/// transaction. One round trip instead of five (BEGIN, three INSERTs, COMMIT); the
-/// database's share of a job is mostly per-statement and per-round-trip work.
+/// Admissions as a single statement: the job rows and their outbox rows written by a
+/// data-modifying CTE, which PostgreSQL runs as one implicit transaction. One round trip
+/// instead of four (BEGIN, two INSERTs, COMMIT); the database's share of a job is
+/// mostly per-statement and per-round-trip work.
 async fn insert_admissions_in_one_statement(
     store: &Store,
     items: &[&Admit],
 ) -> Result<Inserted, StoreError> {
     let mut sql = Sql::new(format!(
-        "WITH input ({NEW_JOB_COLUMNS}, actor, routing_key, body, available_at) AS (VALUES "
+        "WITH input ({NEW_JOB_COLUMNS}, routing_key, body, available_at) AS (VALUES "
     ));
     for (n, item) in items.iter().enumerate() {
         let entry = item.outbox.as_ref();
         sql.row(n == 0, |s| {
             let mut values = bind_new_job(s, &item.job)?;
             values.extend([
-                s.bind(item.actor.clone())?,
                 s.bind(entry.map(|e| e.routing_key.clone()))?,
                 s.bind(entry.map(|e| e.body.clone()))?,
                 s.bind(entry.map(|e| e.available_at))?,
@@ -240,10 +221,6 @@ async fn insert_admissions_in_one_statement(
            {NEW_JOB_INSERT} \
            SELECT {NEW_JOB_COLUMNS}, 'queued', 0, created_at, created_at FROM input \
            ON CONFLICT DO NOTHING RETURNING id), \
-         e AS (\
-           INSERT INTO job_events (job_id, at, event, status, attempt, actor) \
-           SELECT input.id, input.created_at, 'accepted', 'queued', 0, input.actor \
-           FROM j JOIN input ON input.id = j.id), \
          o AS (\
            INSERT INTO outbox (job_id, routing_key, body, available_at, created_at) \
            SELECT input.id, input.routing_key, input.body, input.available_at, input.created_at \
@@ -381,10 +358,7 @@ impl Store {
             }
         }
         for i in later {
-            answers[i] = Some(
-                self.admit(&items[i].job, &items[i].actor, items[i].outbox.as_ref())
-                    .await?,
-            );
+            answers[i] = Some(self.admit(&items[i].job, items[i].outbox.as_ref()).await?);
         }
         answers
             .into_iter()

@@ -50,11 +50,19 @@ pub(crate) async fn insert_event(
 }
 
 impl Store {
-    /// A job's events, oldest first.
+    /// A job's events, oldest first. The first, `accepted`, is not stored: it says
+    /// nothing the job row does not (created_at, requested_by), and leaving it out
+    /// spares every admission a row and an index entry. One stored by an older
+    /// replica during an upgrade is skipped.
     pub async fn events(&self, job_id: Uuid) -> Result<Vec<EventRecord>, StoreError> {
         let rows = sqlx::query(
-            "SELECT at, event, status, attempt, actor, detail FROM job_events \
-             WHERE job_id = $1 ORDER BY id",
+            "SELECT created_at AS at, 'accepted' AS event, 'queued' AS status, \
+               0 AS attempt, requested_by AS actor, NULL AS detail, 0 AS seq \
+             FROM jobs WHERE id = $1 \
+             UNION ALL \
+             SELECT at, event, status, attempt, actor, detail, id AS seq FROM job_events \
+             WHERE job_id = $1 AND event <> 'accepted' \
+             ORDER BY seq",
         )
         .bind(job_id.to_string())
         .fetch_all(self.pool())

@@ -126,12 +126,12 @@ pub(crate) const JOB_COLUMNS: &str = "id, kind, version, idempotency_key, reques
 pub(crate) const DUE_TOLERANCE_MS: Millis = 25;
 
 impl Store {
-    /// Writes a job, its `accepted` event and (optionally) its outbox row atomically,
-    /// unless a job with the same id or idempotency key exists.
+    /// Writes a job and (optionally) its outbox row atomically, unless a job with the
+    /// same id or idempotency key exists. Its `accepted` event is the row itself (see
+    /// [`Store::events`]), made by `job.requested_by`.
     pub async fn admit(
         &self,
         job: &NewJob,
-        actor: &str,
         outbox: Option<&OutboxEntry>,
     ) -> Result<Admission, StoreError> {
         let mut tx = self.pool().begin().await?;
@@ -177,17 +177,6 @@ impl Store {
             });
         }
 
-        insert_event(
-            &mut tx,
-            job.id,
-            job.created_at,
-            "accepted",
-            JobStatus::Queued,
-            0,
-            actor,
-            None,
-        )
-        .await?;
         let outbox_id = match outbox {
             Some(entry) => Some(insert_outbox(&mut tx, job.id, entry, job.created_at).await?),
             None => None,

@@ -117,7 +117,6 @@ impl Runtime {
         submission: &Submission,
         max_attempts: u32,
     ) -> Result<bool, longshore_shared::store::StoreError> {
-        let requested_by = submission.requested_by.clone();
         let job = NewJob {
             id: envelope.job_id(),
             kind: envelope.kind.clone(),
@@ -125,7 +124,7 @@ impl Runtime {
             idempotency_key: envelope.key(),
             request_hash: request_hash(submission),
             tenant: envelope.tenant.clone(),
-            requested_by: requested_by.clone(),
+            requested_by: submission.requested_by.clone(),
             target: envelope.target.clone(),
             payload: envelope.payload.to_string(),
             max_attempts: i64::from(max_attempts),
@@ -134,7 +133,7 @@ impl Runtime {
                 .map(|t| t.timestamp_millis())
                 .unwrap_or_else(now_ms),
         };
-        match self.services.store.admit(&job, &requested_by, None).await? {
+        match self.services.store.admit(&job, None).await? {
             Admission::Created { .. } => Ok(true),
             Admission::Existing { id, .. } => Ok(id == job.id),
         }
