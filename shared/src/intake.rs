@@ -21,7 +21,9 @@ use crate::clock::{millis, now_ms};
 use crate::command::{ENVELOPE_VERSION, Envelope, lookup};
 use crate::domain::{FieldError, TargetName, TenantName};
 use crate::job::JobStatus;
-use crate::store::{Admission, Admit, NewJob, OutboxEntry, RetryOutcome, Store, StoreError};
+use crate::store::{
+    Admission, Admit, JobRecord, NewJob, OutboxEntry, RetryOutcome, Store, StoreError,
+};
 
 /// The relay leaves a fresh outbox row alone this long, so it does not race the
 /// submission's own publish.
@@ -137,7 +139,6 @@ impl Intake {
         };
         let entry = OutboxEntry {
             routing_key: sub.kind.clone(),
-            body: envelope.to_bytes(),
             available_at: now + millis(RELAY_GRACE),
         };
         let item = Admit {
@@ -147,7 +148,7 @@ impl Intake {
         match self.admitter.admit(item, &self.store).await? {
             Admission::Created { outbox_id } => {
                 let outbox_id = outbox_id.expect("an outbox row was asked for");
-                let msg = Outgoing::new(entry.routing_key, entry.body);
+                let msg = Outgoing::new(entry.routing_key, envelope.to_bytes());
                 let published = self
                     .publisher
                     .publish(outbox_id, msg, self.publish_wait)
@@ -179,32 +180,36 @@ impl Intake {
         let budget = lookup(&job.kind)
             .map(|spec| i64::from(spec.policy.max_attempts))
             .unwrap_or(1);
-        let envelope = Envelope {
-            id: Some(job.id),
-            kind: job.kind.clone(),
-            version: u32::try_from(job.version).unwrap_or(ENVELOPE_VERSION),
-            idempotency_key: Some(job.idempotency_key.clone()),
-            tenant: job.tenant.clone(),
-            requested_by: Some(job.requested_by.clone()),
-            target: job.target.clone(),
-            payload: job.payload.clone(),
-            created_at: Some(crate::clock::to_datetime(job.created_at)),
-        };
         let now = now_ms();
         let entry = OutboxEntry {
             routing_key: job.kind.clone(),
-            body: envelope.to_bytes(),
             available_at: now + millis(RELAY_GRACE),
         };
         let outcome = self.store.retry_job(id, budget, actor, &entry, now).await?;
         if let RetryOutcome::Requeued { outbox_id } = outcome {
-            let msg = Outgoing::new(entry.routing_key, entry.body);
+            let msg = command_of(&job);
             self.publisher
                 .publish(outbox_id, msg, self.publish_wait)
                 .await;
         }
         Ok(outcome)
     }
+}
+
+/// A job's command as the api published it: what the relay publishes again.
+pub(crate) fn command_of(job: &JobRecord) -> Outgoing {
+    let envelope = Envelope {
+        id: Some(job.id),
+        kind: job.kind.clone(),
+        version: u32::try_from(job.version).unwrap_or(ENVELOPE_VERSION),
+        idempotency_key: Some(job.idempotency_key.clone()),
+        tenant: job.tenant.clone(),
+        requested_by: Some(job.requested_by.clone()),
+        target: job.target.clone(),
+        payload: job.payload.clone(),
+        created_at: Some(crate::clock::to_datetime(job.created_at)),
+    };
+    Outgoing::new(job.kind.clone(), envelope.to_bytes())
 }
 
 /// The longest idempotency key or `requested_by` accepted.

@@ -99,3 +99,73 @@ async fn concurrent_submissions_are_admitted_once_on_postgres() {
     store.close().await;
     db.drop_db().await;
 }
+
+/// A command whose publish was never confirmed goes out from the relay as the api would
+/// have sent it: the outbox row only names the job, the relay builds the envelope from
+/// the job row.
+#[tokio::test]
+async fn the_relay_publishes_the_jobs_command() {
+    use futures::StreamExt;
+    use longshore_shared::broker::Source;
+    use longshore_shared::command::Envelope;
+    use longshore_shared::command::Family;
+    use longshore_shared::intake::relay_once;
+    use longshore_shared::store::{NewJob, OutboxEntry};
+
+    let db = TestDb::sqlite();
+    let store = db.store().await;
+    let transport = Transport::Local(LocalTransport::new(store.clone(), Topology::new("relay")));
+    let payload = serde_json::json!({ "sleep_ms": 1, "note": "quote \" backslash \\ ü \u{0}" });
+    let job = NewJob {
+        id: uuid::Uuid::now_v7(),
+        kind: "diag.noop".into(),
+        version: 1,
+        idempotency_key: "relay-key".into(),
+        request_hash: "h".into(),
+        tenant: Some("acme".into()),
+        requested_by: "cron".into(),
+        target: "default".into(),
+        payload: payload.to_string(),
+        max_attempts: 3,
+        created_at: 1_700_000_000_123,
+    };
+    let entry = OutboxEntry {
+        routing_key: "diag.noop".into(),
+        available_at: 0,
+    };
+    store.admit(&job, Some(&entry)).await.unwrap();
+
+    assert_eq!(relay_once(&store, &transport).await.unwrap(), 1);
+    assert_eq!(store.outbox_depth().await.unwrap(), 0);
+    let mut deliveries = transport
+        .consume(&[Source::Family(Family::Diagnostics)], 4)
+        .await
+        .unwrap();
+    let delivery = tokio::time::timeout(Duration::from_secs(5), deliveries.next())
+        .await
+        .expect("the relayed command arrives")
+        .unwrap()
+        .unwrap();
+    assert_eq!(delivery.routing_key, "diag.noop");
+    let envelope = Envelope::from_bytes(&delivery.body).unwrap();
+    assert_eq!(envelope.job_id(), job.id);
+    assert_eq!(envelope.key(), "relay-key");
+    assert_eq!(
+        (
+            envelope.kind.as_str(),
+            envelope.tenant.as_deref(),
+            envelope.requested_by.as_deref(),
+            envelope.target.as_str(),
+        ),
+        ("diag.noop", Some("acme"), Some("cron"), "default")
+    );
+    assert_eq!(envelope.payload, payload);
+    assert_eq!(
+        envelope.created_at.map(|t| t.timestamp_millis()),
+        Some(job.created_at)
+    );
+    // Nothing left to relay.
+    assert_eq!(relay_once(&store, &transport).await.unwrap(), 0);
+    store.close().await;
+    db.drop_db().await;
+}

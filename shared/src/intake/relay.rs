@@ -10,6 +10,8 @@ use crate::broker::{Outgoing, Transport};
 use crate::clock::now_ms;
 use crate::store::Store;
 
+use super::command_of;
+
 /// A claimed row is left alone this long before another relay may take it.
 const CLAIM_LEASE_MS: i64 = 30_000;
 const BATCH: i64 = 500;
@@ -44,32 +46,43 @@ pub async fn relay_once(
     store: &Store,
     transport: &Transport,
 ) -> Result<usize, crate::broker::BrokerError> {
-    let due = store.claim_outbox(BATCH, now_ms(), CLAIM_LEASE_MS).await?;
-    if due.is_empty() {
+    let claimed = store.claim_outbox(BATCH, now_ms(), CLAIM_LEASE_MS).await?;
+    if claimed.is_empty() {
         return Ok(0);
     }
-    let msgs: Vec<Outgoing> = due
-        .iter()
-        .map(|m| Outgoing::new(m.routing_key.clone(), m.body.clone()))
-        .collect();
+    let mut due = Vec::with_capacity(claimed.len());
+    let mut gone = Vec::new();
+    for row in claimed {
+        match store.job(row.job_id).await? {
+            Some(job) => due.push((row.id, command_of(&job))),
+            // Removed (retention) before its command went out: nothing left to run.
+            None => gone.push(row.id),
+        }
+    }
+    let msgs: Vec<Outgoing> = due.iter().map(|(_, msg)| msg.clone()).collect();
     let results = transport.publish_many(&msgs).await;
-    let confirmed: Vec<i64> = due
+    let mut confirmed: Vec<i64> = due
         .iter()
         .zip(&results)
         .filter(|(_, r)| r.is_ok())
-        .map(|(m, _)| m.id)
+        .map(|((id, _), _)| *id)
         .collect();
+    let published = confirmed.len();
+    if !gone.is_empty() {
+        tracing::info!(
+            rows = gone.len(),
+            "outbox relay: jobs removed before publishing"
+        );
+    }
+    confirmed.extend(gone);
     store.delete_outbox(&confirmed).await?;
-    if confirmed.len() < due.len() {
+    if published < due.len() {
         tracing::warn!(
-            pending = due.len() - confirmed.len(),
+            pending = due.len() - published,
             "outbox relay: broker still not confirming"
         );
     } else {
-        tracing::info!(
-            published = confirmed.len(),
-            "outbox relay published waiting commands"
-        );
+        tracing::info!(published, "outbox relay published waiting commands");
     }
     Ok(confirmed.len())
 }

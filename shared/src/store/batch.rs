@@ -175,7 +175,7 @@ async fn insert_admissions(store: &Store, items: &[&Admit]) -> Result<Inserted, 
                 Ok(vec![
                     s.bind(item.job.id.to_string())?,
                     s.bind(entry.routing_key.clone())?,
-                    s.bind(entry.body.clone())?,
+                    s.bind(Vec::<u8>::new())?,
                     s.bind(entry.available_at)?,
                     s.bind(item.job.created_at)?,
                 ])
@@ -202,7 +202,7 @@ async fn insert_admissions_in_one_statement(
     items: &[&Admit],
 ) -> Result<Inserted, StoreError> {
     let mut sql = Sql::new(format!(
-        "WITH input ({NEW_JOB_COLUMNS}, routing_key, body, available_at) AS (VALUES "
+        "WITH input ({NEW_JOB_COLUMNS}, routing_key, available_at) AS (VALUES "
     ));
     for (n, item) in items.iter().enumerate() {
         let entry = item.outbox.as_ref();
@@ -210,7 +210,6 @@ async fn insert_admissions_in_one_statement(
             let mut values = bind_new_job(s, &item.job)?;
             values.extend([
                 s.bind(entry.map(|e| e.routing_key.clone()))?,
-                s.bind(entry.map(|e| e.body.clone()))?,
                 s.bind(entry.map(|e| e.available_at))?,
             ]);
             Ok(values)
@@ -223,7 +222,7 @@ async fn insert_admissions_in_one_statement(
            ON CONFLICT DO NOTHING RETURNING id), \
          o AS (\
            INSERT INTO outbox (job_id, routing_key, body, available_at, created_at) \
-           SELECT input.id, input.routing_key, input.body, input.available_at, input.created_at \
+           SELECT input.id, input.routing_key, ''::bytea, input.available_at, input.created_at \
            FROM j JOIN input ON input.id = j.id WHERE input.routing_key IS NOT NULL \
            RETURNING id, job_id) \
          SELECT j.id AS id, o.id AS outbox_id FROM j LEFT JOIN o ON o.job_id = j.id"

@@ -1,11 +1,15 @@
 //! The outbox: a command is written here in the same transaction as its job, and
 //! deleted once the broker has confirmed it. Rows whose publish was never confirmed
 //! become due for the relay, so an accepted command is never lost.
+//!
+//! A row names its job and nothing more: the command is the job's envelope, which the
+//! relay builds from the job row. (The `body` column is written empty; rows written by
+//! earlier versions still carry the command, which the relay does not need.)
 
 use sqlx::{Any, Transaction};
 use uuid::Uuid;
 
-use super::rows::{bytes, int, text, uuid};
+use super::rows::{int, uuid};
 use super::{Backend, Store, StoreError};
 use crate::clock::Millis;
 
@@ -13,18 +17,15 @@ use crate::clock::Millis;
 #[derive(Debug, Clone, PartialEq)]
 pub struct OutboxEntry {
     pub routing_key: String,
-    pub body: Vec<u8>,
     /// The relay leaves the row alone until then, giving the live publish a head start.
     pub available_at: Millis,
 }
 
-/// An outbox row claimed for publishing.
+/// An outbox row claimed for publishing: its job's command.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OutboxMessage {
     pub id: i64,
     pub job_id: Uuid,
-    pub routing_key: String,
-    pub body: Vec<u8>,
     pub attempts: i64,
 }
 
@@ -40,7 +41,7 @@ pub(crate) async fn insert_outbox(
     )
     .bind(job_id.to_string())
     .bind(&entry.routing_key)
-    .bind(entry.body.clone())
+    .bind(Vec::<u8>::new())
     .bind(entry.available_at)
     .bind(now)
     .fetch_one(&mut **tx)
@@ -66,7 +67,7 @@ impl Store {
             "UPDATE outbox SET available_at = $1, attempts = attempts + 1 \
              WHERE id IN (SELECT id FROM outbox WHERE available_at <= $2 \
                           ORDER BY id LIMIT $3{lock}) \
-             RETURNING id, job_id, routing_key, body, attempts"
+             RETURNING id, job_id, attempts"
         );
         let rows = sqlx::query(&sql)
             .bind(now + lease_ms)
@@ -80,8 +81,6 @@ impl Store {
                 Ok(OutboxMessage {
                     id: int(row, "id")?,
                     job_id: uuid(row, "job_id")?,
-                    routing_key: text(row, "routing_key")?,
-                    body: bytes(row, "body")?,
                     attempts: int(row, "attempts")?,
                 })
             })
