@@ -166,6 +166,29 @@ async fn the_relay_publishes_the_jobs_command() {
     );
     // Nothing left to relay.
     assert_eq!(relay_once(&store, &transport).await.unwrap(), 0);
+
+    // A row whose job was removed is cleared without publishing anything.
+    let orphan = NewJob {
+        id: uuid::Uuid::now_v7(),
+        idempotency_key: "orphan-key".into(),
+        ..job
+    };
+    store.admit(&orphan, Some(&entry)).await.unwrap();
+    let raw = sqlx::AnyPool::connect(&db.url).await.unwrap();
+    sqlx::query("DELETE FROM jobs WHERE id = $1")
+        .bind(orphan.id.to_string())
+        .execute(&raw)
+        .await
+        .unwrap();
+    raw.close().await;
+    assert_eq!(relay_once(&store, &transport).await.unwrap(), 1);
+    assert_eq!(store.outbox_depth().await.unwrap(), 0);
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), deliveries.next())
+            .await
+            .is_err(),
+        "nothing is published for a job that is gone"
+    );
     store.close().await;
     db.drop_db().await;
 }

@@ -55,7 +55,7 @@ pub async fn relay_once(
     for row in claimed {
         match store.job(row.job_id).await? {
             Some(job) => due.push((row.id, command_of(&job))),
-            // Removed (retention) before its command went out: nothing left to run.
+            // The job row is gone (removed by hand): there is no command left to send.
             None => gone.push(row.id),
         }
     }
