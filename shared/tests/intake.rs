@@ -192,3 +192,65 @@ async fn the_relay_publishes_the_jobs_command() {
     store.close().await;
     db.drop_db().await;
 }
+
+/// The api builds a command from the submission, the relay from the job row: a worker
+/// must receive the same command either way.
+#[tokio::test]
+async fn the_relay_sends_what_the_api_sent() {
+    use futures::StreamExt;
+    use longshore_shared::broker::Source;
+    use longshore_shared::command::{Envelope, Family};
+    use longshore_shared::intake::relay_once;
+
+    let db = TestDb::sqlite();
+    let store = db.store().await;
+    let transport = Transport::Local(LocalTransport::new(store.clone(), Topology::new("same")));
+    let publisher = OutboxPublisher::start(store.clone(), transport.clone());
+    let intake = Intake::new(store.clone(), publisher, Duration::from_secs(5));
+    let mut sub = noop(Some("same-command".into()), 1);
+    sub.tenant = Some("acme".into());
+    sub.payload = serde_json::json!({ "sleep_ms": 1, "fail_times": 0 });
+    let Submitted::Created { id, published } = intake.submit(sub).await.unwrap() else {
+        panic!("a new key makes a new job");
+    };
+    assert!(published);
+
+    let mut deliveries = transport
+        .consume(&[Source::Family(Family::Diagnostics)], 4)
+        .await
+        .unwrap();
+    let mut next = async || {
+        let delivery = tokio::time::timeout(Duration::from_secs(5), deliveries.next())
+            .await
+            .expect("a command arrives")
+            .unwrap()
+            .unwrap();
+        let command = (
+            delivery.routing_key.clone(),
+            Envelope::from_bytes(&delivery.body).unwrap(),
+        );
+        delivery.ack().await.unwrap();
+        command
+    };
+    let live = next().await;
+
+    // As if the live publish had never been confirmed: the row is back for the relay.
+    let raw = sqlx::AnyPool::connect(&db.url).await.unwrap();
+    sqlx::query(
+        "INSERT INTO outbox (job_id, routing_key, body, available_at, created_at) \
+         VALUES ($1, 'diag.noop', $2, 0, 0)",
+    )
+    .bind(id.to_string())
+    .bind(Vec::<u8>::new())
+    .execute(&raw)
+    .await
+    .unwrap();
+    raw.close().await;
+    assert_eq!(relay_once(&store, &transport).await.unwrap(), 1);
+    let relayed = next().await;
+
+    assert_eq!(relayed, live);
+    assert_eq!(live.1.job_id(), id);
+    store.close().await;
+    db.drop_db().await;
+}

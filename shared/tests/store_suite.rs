@@ -514,7 +514,6 @@ async fn the_accepted_event_comes_from_the_job_row(db: &TestDb) {
 
 #[tokio::test]
 async fn the_accepted_event_comes_from_the_job_row_on_sqlite() {
-    sqlx::any::install_default_drivers();
     let db = TestDb::sqlite();
     the_accepted_event_comes_from_the_job_row(&db).await;
     db.drop_db().await;
@@ -522,7 +521,6 @@ async fn the_accepted_event_comes_from_the_job_row_on_sqlite() {
 
 #[tokio::test]
 async fn the_accepted_event_comes_from_the_job_row_on_postgres() {
-    sqlx::any::install_default_drivers();
     let db = TestDb::postgres().await;
     the_accepted_event_comes_from_the_job_row(&db).await;
     db.drop_db().await;

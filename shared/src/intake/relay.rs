@@ -41,7 +41,8 @@ pub async fn run_relay(
     }
 }
 
-/// Publishes one batch of due outbox rows; returns how many were confirmed.
+/// Publishes one batch of due outbox rows; returns how many rows were cleared (confirmed,
+/// or their job is gone).
 pub async fn relay_once(
     store: &Store,
     transport: &Transport,
@@ -61,21 +62,21 @@ pub async fn relay_once(
     }
     let msgs: Vec<Outgoing> = due.iter().map(|(_, msg)| msg.clone()).collect();
     let results = transport.publish_many(&msgs).await;
-    let mut confirmed: Vec<i64> = due
+    let mut cleared: Vec<i64> = due
         .iter()
         .zip(&results)
         .filter(|(_, r)| r.is_ok())
         .map(|((id, _), _)| *id)
         .collect();
-    let published = confirmed.len();
+    let published = cleared.len();
     if !gone.is_empty() {
         tracing::info!(
             rows = gone.len(),
             "outbox relay: jobs removed before publishing"
         );
     }
-    confirmed.extend(gone);
-    store.delete_outbox(&confirmed).await?;
+    cleared.extend(gone);
+    store.delete_outbox(&cleared).await?;
     if published < due.len() {
         tracing::warn!(
             pending = due.len() - published,
@@ -84,5 +85,5 @@ pub async fn relay_once(
     } else {
         tracing::info!(published, "outbox relay published waiting commands");
     }
-    Ok(confirmed.len())
+    Ok(cleared.len())
 }

@@ -21,7 +21,7 @@ pub struct OutboxEntry {
     pub available_at: Millis,
 }
 
-/// An outbox row claimed for publishing: its job's command.
+/// An outbox row claimed for publishing; the command to publish is its job's.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OutboxMessage {
     pub id: i64,
