@@ -10,9 +10,15 @@ pub use emit::{Emitted, Emitter};
 pub use entries::{Entry, parse_entries};
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio_cron_scheduler::{Job, JobScheduler};
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// How long a stopping scheduler lets emits under way finish. An emit cut short after its
+/// job was admitted leaves the slot without its record.
+const DRAIN: Duration = Duration::from_secs(30);
 
 #[derive(Debug, thiserror::Error)]
 pub enum SchedulerError {
@@ -38,14 +44,16 @@ pub async fn run(
         }
     }
     let scheduler = JobScheduler::new().await?;
+    let in_flight = TaskTracker::new();
     for entry in entries {
         let emitter = emitter.clone();
+        let in_flight = in_flight.clone();
         let entry = Arc::new(entry);
         let cron = entry.cron_text.clone();
         let job = Job::new_async(cron.as_str(), move |_id, _lock| {
             let emitter = emitter.clone();
             let entry = entry.clone();
-            Box::pin(async move {
+            Box::pin(in_flight.track_future(async move {
                 let slot = entry.slot_at(chrono::Utc::now());
                 match emitter.emit(&entry, slot).await {
                     Ok(outcome) => {
@@ -55,7 +63,7 @@ pub async fn run(
                         tracing::warn!(entry = %entry.name, %slot, error = %err, "could not emit")
                     }
                 }
-            })
+            }))
         })?;
         scheduler.add(job).await?;
     }
@@ -64,5 +72,9 @@ pub async fn run(
     stop.cancelled().await;
     let mut scheduler = scheduler;
     scheduler.shutdown().await?;
+    in_flight.close();
+    if tokio::time::timeout(DRAIN, in_flight.wait()).await.is_err() {
+        tracing::warn!(remaining = in_flight.len(), "stopped with emits under way");
+    }
     Ok(())
 }
