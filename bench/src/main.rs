@@ -130,8 +130,11 @@ struct Options {
     /// Longshore end to end: `longshore worker` processes (PostgreSQL).
     #[arg(long, global = true, default_value_t = 1)]
     ls_workers: usize,
-    /// Longshore: each worker's `LONGSHORE_CONCURRENCY` (also `dev`'s).
-    #[arg(long, global = true, default_value_t = 64)]
+    /// Longshore: each worker's `LONGSHORE_CONCURRENCY` (also `dev`'s). Its prefetch
+    /// equals its slots, so RabbitMQ hands it no more than that many deliveries per
+    /// round trip of their acks: with 64 the worker, not the two cores, set the rate
+    /// (slot-bound, a backlog formed in the queue and cost RabbitMQ more per message).
+    #[arg(long, global = true, default_value_t = 256)]
     ls_worker_concurrency: u16,
     /// Longshore: `LONGSHORE_DATABASE_MAX_CONNECTIONS` of every process.
     #[arg(long, global = true, default_value_t = 16)]

@@ -154,6 +154,39 @@ async fn unknown_kinds_reach_the_unrouted_queue_and_dead_letters_keep_their_reas
     amqp.delete_topology().await.unwrap();
 }
 
+/// A round of publishes goes out at once, not one after another; each is confirmed and
+/// arrives once, in the order of the round.
+#[tokio::test]
+async fn a_publish_round_arrives_whole_and_in_order() {
+    let (amqp, transport) = amqp(false).await;
+    let sources = [Source::Family(Family::Diagnostics)];
+    let mut deliveries = transport.consume(&sources, 1000).await.unwrap();
+    let n = 600;
+    let sent: Vec<String> = (0..n).map(|i| format!("m{i}")).collect();
+    let msgs: Vec<Outgoing> = sent
+        .iter()
+        .map(|body| Outgoing::new("diag.noop", body.clone().into_bytes()))
+        .collect();
+    let results = transport.publish_many(&msgs).await;
+    assert_eq!(results.len(), n);
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+
+    let mut got = Vec::new();
+    for _ in 0..n {
+        let d = next(&mut deliveries).await;
+        got.push(String::from_utf8(d.body.clone()).unwrap());
+        d.ack().await.unwrap();
+    }
+    assert_eq!(got, sent);
+    assert!(
+        tokio::time::timeout(Duration::from_millis(500), deliveries.next())
+            .await
+            .is_err(),
+        "a message arrived twice"
+    );
+    amqp.delete_topology().await.unwrap();
+}
+
 /// Acks given in bursts and out of order settle exactly the acked deliveries: what was
 /// held or given back comes again once the consumer goes, nothing acked does.
 #[tokio::test]

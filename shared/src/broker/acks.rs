@@ -158,10 +158,12 @@ async fn settle_batch(ledger: &Mutex<Ledger>, batch: Vec<Request>) {
             reply(request.done, &sent);
         }
     }
-    for request in single {
+    // Queued together so they leave in one write, not one I/O-thread round trip each.
+    let singles = single.into_iter().map(|request| async move {
         let sent = request.acker.ack(BasicAckOptions::default()).await;
         reply(request.done, &sent);
-    }
+    });
+    futures::future::join_all(singles).await;
 }
 
 /// Tells a settler how the frame that covered its delivery went.

@@ -199,17 +199,15 @@ impl AmqpTransport {
                     .collect();
             }
         };
-        let mut pending = Vec::with_capacity(msgs.len());
-        for msg in msgs {
-            pending.push(self.start_command(&link.publisher, msg).await);
-        }
-        let mut results = Vec::with_capacity(msgs.len());
-        for started in pending {
-            results.push(match started {
-                Ok(confirm) => await_confirm(confirm).await,
-                Err(err) => Err(err),
-            });
-        }
+        // Every message's frames are queued on the first poll, so lapin writes the
+        // round in a few socket writes and RabbitMQ reads it in a few wake-ups.
+        // Awaiting each send in turn made every message a round trip through lapin's
+        // I/O thread and a TCP segment of its own.
+        let publishes = msgs.iter().map(|msg| async {
+            let confirm = self.start_command(&link.publisher, msg).await?;
+            await_confirm(confirm).await
+        });
+        let results = futures::future::join_all(publishes).await;
         if results.iter().any(Result::is_err) {
             self.forget_link().await;
         }
