@@ -79,7 +79,27 @@ pub async fn ready_messages(channel: &Channel, name: &str) -> Result<u32> {
 /// created, on a connection of its own so that it works even when the
 /// connection used by the benchmark broke. Errors are reported, not
 /// returned: cleanup must not mask the error that caused it.
+///
+/// Bounded in time: a cleanup that hangs (seen once: the cleanup connection never got
+/// its channel) must not hold up the rest of the run; leftovers are reported.
 pub async fn delete_own_entities(url: &str, queues: &[String], exchanges: &[String]) {
+    let cleanup = delete_entities(url, queues, exchanges);
+    if tokio::time::timeout(CLEANUP_LIMIT, cleanup).await.is_err() {
+        eprintln!(
+            "  warning: cleanup did not finish within {CLEANUP_LIMIT:?}; left behind: {queues:?} {exchanges:?}"
+        );
+    }
+}
+
+/// Longest a connection's close or a cleanup may take.
+pub const CLEANUP_LIMIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Closes a connection, giving up after [`CLEANUP_LIMIT`].
+pub async fn close(conn: &Connection) {
+    let _ = tokio::time::timeout(CLEANUP_LIMIT, conn.close(200, "done".into())).await;
+}
+
+async fn delete_entities(url: &str, queues: &[String], exchanges: &[String]) {
     let conn = match connect(url, "longshore-bench cleanup").await {
         Ok(conn) => conn,
         Err(error) => {

@@ -70,8 +70,8 @@ impl RawRabbitSuite {
         let result = self
             .measure_with(ctx, kind, &pub_conn, &sub_conn, filled, concurrent)
             .await;
-        let _ = pub_conn.close(200, "done".into()).await;
-        let _ = sub_conn.close(200, "done".into()).await;
+        amqp::close(&pub_conn).await;
+        amqp::close(&sub_conn).await;
         result
     }
 
