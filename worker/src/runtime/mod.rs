@@ -120,6 +120,8 @@ impl Runtime {
             }
         }
 
+        // Finished tasks not reaped yet are not in flight.
+        while tasks.try_join_next().is_some() {}
         let in_flight = tasks.len();
         if in_flight > 0 {
             tracing::info!(in_flight, grace = ?self.settings.grace, "draining");
