@@ -20,6 +20,12 @@ async fn next(deliveries: &mut Deliveries) -> Delivery {
         .expect("the delivery is readable")
 }
 
+/// Fails with `what` when another delivery arrives within `wait`.
+async fn assert_nothing_more(deliveries: &mut Deliveries, wait: Duration, what: &str) {
+    let more = tokio::time::timeout(wait, deliveries.next()).await;
+    assert!(more.is_err(), "{what}");
+}
+
 async fn amqp(quorum: bool) -> (AmqpTransport, Transport) {
     let mut topology = Topology::new(unique_prefix("broker"));
     topology.quorum = quorum;
@@ -59,12 +65,12 @@ async fn contract(transport: &Transport) {
         started.elapsed()
     );
     // One copy only: the delay tiers must not each route it.
-    assert!(
-        tokio::time::timeout(Duration::from_millis(1_500), deliveries.next())
-            .await
-            .is_err(),
-        "a delayed message arrived twice"
-    );
+    assert_nothing_more(
+        &mut deliveries,
+        Duration::from_millis(1_500),
+        "a delayed message arrived twice",
+    )
+    .await;
     // Given back, it comes again, marked as redelivered.
     d.requeue().await.unwrap();
     let d = next(&mut deliveries).await;
@@ -154,8 +160,8 @@ async fn unknown_kinds_reach_the_unrouted_queue_and_dead_letters_keep_their_reas
     amqp.delete_topology().await.unwrap();
 }
 
-/// A round of publishes goes out at once, not one after another; each is confirmed and
-/// arrives once, in the order of the round.
+/// A round of publishes, all in flight together, is confirmed message by message and
+/// arrives whole: each message once, in the order of the round.
 #[tokio::test]
 async fn a_publish_round_arrives_whole_and_in_order() {
     let (amqp, transport) = amqp(false).await;
@@ -178,12 +184,12 @@ async fn a_publish_round_arrives_whole_and_in_order() {
         d.ack().await.unwrap();
     }
     assert_eq!(got, sent);
-    assert!(
-        tokio::time::timeout(Duration::from_millis(500), deliveries.next())
-            .await
-            .is_err(),
-        "a message arrived twice"
-    );
+    assert_nothing_more(
+        &mut deliveries,
+        Duration::from_millis(500),
+        "a message arrived twice",
+    )
+    .await;
     amqp.delete_topology().await.unwrap();
 }
 
@@ -251,12 +257,12 @@ async fn bursts_of_acks_settle_only_what_was_acked() {
     }
     back.sort();
     assert_eq!(back, expected);
-    assert!(
-        tokio::time::timeout(Duration::from_secs(1), again.next())
-            .await
-            .is_err(),
-        "an acked message came back"
-    );
+    assert_nothing_more(
+        &mut again,
+        Duration::from_secs(1),
+        "an acked message came back",
+    )
+    .await;
     assert!(!acked_names.iter().any(|a| back.contains(a)));
     amqp.delete_topology().await.unwrap();
 }

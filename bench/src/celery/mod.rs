@@ -199,7 +199,7 @@ impl CelerySuite {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         };
-        let _ = conn.close(200, "done".into()).await;
+        amqp::close(&conn).await;
         let ready = ready?;
         ensure!(
             u64::from(ready) == n,

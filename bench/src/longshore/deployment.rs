@@ -190,7 +190,7 @@ impl Resources {
                     consumers_at_least(&conn, &queue, workers)
                 })
                 .await;
-            let _ = conn.close(200, "done".into()).await;
+            amqp::close(&conn).await;
             ready?;
         }
         Ok(Deployment {
