@@ -526,6 +526,161 @@ async fn the_accepted_event_comes_from_the_job_row_on_postgres() {
     db.drop_db().await;
 }
 
+/// The current attempt's `started` event and a batch success are read from the job row;
+/// every other path stores the start the row implied before it moves on, so the history
+/// stays whole and in order whichever paths a job takes.
+async fn the_row_implies_start_and_success_events(db: &TestDb) {
+    fn seen(events: &[EventRecord]) -> Vec<String> {
+        events
+            .iter()
+            .map(|e| {
+                format!(
+                    "{} {} {} {} {}",
+                    e.event, e.status, e.attempt, e.actor, e.at
+                )
+            })
+            .collect()
+    }
+    let store = db.store().await;
+    let job = new_job("implied-key", 3);
+    store.admit(&job, None).await.unwrap();
+    let accepted = format!("accepted queued 0 tester {}", job.created_at);
+    let t1 = now_ms();
+    store
+        .claim_many(&[job.id], t1, t1 + 100, "w1")
+        .await
+        .unwrap();
+    let started_1 = format!("started running 1 w1 {t1}");
+    assert_eq!(
+        seen(&store.events(job.id).await.unwrap()),
+        [accepted.clone(), started_1.clone()]
+    );
+
+    // w1 is lost; w2 takes the job over once the lease has run out.
+    let t2 = t1 + 1_000;
+    let Claim::Claimed(taken) = store.claim(job.id, t2, t2 + 10_000, "w2").await.unwrap() else {
+        panic!("an expired lease must be taken over");
+    };
+    assert_eq!(taken.attempts, 2);
+    let started_2 = format!("started running 2 w2 {t2}");
+    assert_eq!(
+        seen(&store.events(job.id).await.unwrap()),
+        [accepted.clone(), started_1.clone(), started_2.clone()]
+    );
+
+    let t3 = t2 + 10;
+    let retry_at = t3 + 50;
+    let end = AttemptEnd::Retrying {
+        error: "boom",
+        next_attempt_at: retry_at,
+    };
+    assert!(store.end_attempt(job.id, 2, &end, t3, "w2").await.unwrap());
+    store
+        .claim_many(&[job.id], retry_at, retry_at + 10_000, "w3")
+        .await
+        .unwrap();
+    let t4 = retry_at + 5;
+    let done = store
+        .succeed_many(&[(job.id, 3, serde_json::json!({}))], t4, "w3")
+        .await
+        .unwrap();
+    assert_eq!(done, [true]);
+    let events = store.events(job.id).await.unwrap();
+    assert_eq!(
+        seen(&events),
+        [
+            accepted.clone(),
+            started_1,
+            started_2,
+            format!("retrying retrying 2 w2 {t3}"),
+            format!("started running 3 w3 {retry_at}"),
+            format!("succeeded succeeded 3 w3 {t4}"),
+        ]
+    );
+    assert_eq!(events[3].detail.as_deref(), Some("boom"));
+
+    // A job out of attempts whose worker was lost: its start is kept beside its death.
+    let last = new_job("implied-dead-key", 1);
+    store.admit(&last, None).await.unwrap();
+    // Times from here on follow the new jobs' creation, so they are due.
+    let (t1, t2) = (now_ms(), now_ms() + 1_000);
+    store
+        .claim_many(&[last.id], t1, t1 + 100, "w1")
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.claim(last.id, t2, t2 + 10_000, "w2").await.unwrap(),
+        Claim::Exhausted { .. }
+    ));
+    let events: Vec<String> = seen(&store.events(last.id).await.unwrap())
+        .into_iter()
+        .skip(1)
+        .collect();
+    assert_eq!(
+        events,
+        [
+            format!("started running 1 w1 {t1}"),
+            format!("dead dead 1 w2 {t2}")
+        ]
+    );
+
+    // A job an older replica claimed (its start stored, nothing implied by the row) and
+    // this one finishes in a batch.
+    let older = new_job("implied-upgrade-key", 3);
+    store.admit(&older, None).await.unwrap();
+    let (t1, t2) = (now_ms(), now_ms() + 1_000);
+    store
+        .claim_many(&[older.id], t1, t1 + 10_000, "w1")
+        .await
+        .unwrap();
+    let raw = sqlx::AnyPool::connect(&db.url).await.unwrap();
+    sqlx::query(
+        "INSERT INTO job_events (job_id, at, event, status, attempt, actor) \
+         VALUES ($1, $2, 'started', 'running', 1, 'old')",
+    )
+    .bind(older.id.to_string())
+    .bind(t1)
+    .execute(&raw)
+    .await
+    .unwrap();
+    sqlx::query("UPDATE jobs SET run_at = NULL, run_by = NULL WHERE id = $1")
+        .bind(older.id.to_string())
+        .execute(&raw)
+        .await
+        .unwrap();
+    raw.close().await;
+    store
+        .succeed_many(&[(older.id, 1, serde_json::json!({}))], t2, "w1")
+        .await
+        .unwrap();
+    let events: Vec<String> = seen(&store.events(older.id).await.unwrap())
+        .into_iter()
+        .skip(1)
+        .collect();
+    assert_eq!(
+        events,
+        [
+            format!("started running 1 old {t1}"),
+            format!("succeeded succeeded 1 w1 {t2}")
+        ]
+    );
+    store.close().await;
+}
+
+#[tokio::test]
+async fn the_row_implies_start_and_success_events_on_sqlite() {
+    let db = TestDb::sqlite();
+    the_row_implies_start_and_success_events(&db).await;
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn the_row_implies_start_and_success_events_on_postgres() {
+    let db = TestDb::postgres().await;
+    the_row_implies_start_and_success_events(&db).await;
+    db.drop_db().await;
+}
+
 mod batches {
     use super::*;
     use longshore_shared::store::Admit;

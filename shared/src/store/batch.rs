@@ -7,7 +7,7 @@
 use std::collections::{HashMap, HashSet};
 
 use sqlx::Arguments;
-use sqlx::any::{AnyArguments, AnyRow};
+use sqlx::any::AnyArguments;
 use uuid::Uuid;
 
 use super::jobs::{JOB_COLUMNS, JobRecord};
@@ -64,42 +64,6 @@ impl<'q> Sql<'q> {
         self.text.push(')');
         Ok(())
     }
-}
-
-struct EventRow<'a> {
-    job_id: Uuid,
-    event: &'a str,
-    status: JobStatus,
-    attempt: i64,
-    actor: &'a str,
-}
-
-async fn insert_events(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    at: Millis,
-    events: &[EventRow<'_>],
-) -> Result<(), StoreError> {
-    if events.is_empty() {
-        return Ok(());
-    }
-    let mut sql =
-        Sql::new("INSERT INTO job_events (job_id, at, event, status, attempt, actor) VALUES ");
-    for (i, e) in events.iter().enumerate() {
-        sql.row(i == 0, |s| {
-            Ok(vec![
-                s.bind(e.job_id.to_string())?,
-                s.bind(at)?,
-                s.bind(e.event.to_owned())?,
-                s.bind(e.status.as_str().to_owned())?,
-                s.bind(e.attempt)?,
-                s.bind(e.actor.to_owned())?,
-            ])
-        })?;
-    }
-    sqlx::query_with(&sql.text, sql.args)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
 }
 
 /// Binds the columns a new job row takes from its `NewJob`, in the order of
@@ -242,69 +206,6 @@ async fn insert_admissions_in_one_statement(
     Ok((inserted, outbox_ids))
 }
 
-/// The audit event every row of a batch update gets.
-struct BatchEvent<'a> {
-    event: &'a str,
-    status: JobStatus,
-    actor: &'a str,
-}
-
-impl Store {
-    /// Runs `sql` (an UPDATE of jobs whose RETURNING names `id` and `attempts`) and
-    /// records `event` for every row it returned, atomically; answers the returned rows.
-    /// `at` is the placeholder of `now` in `sql`.
-    ///
-    /// On PostgreSQL both ride in one statement (a data-modifying CTE, its own implicit
-    /// transaction): one round trip instead of four (BEGIN, UPDATE, INSERT, COMMIT).
-    /// SQLite has no data-modifying CTEs, so there it is a transaction of two statements.
-    async fn update_recording_events(
-        &self,
-        mut sql: Sql<'_>,
-        at: &str,
-        now: Millis,
-        event: BatchEvent<'_>,
-    ) -> Result<Vec<AnyRow>, StoreError> {
-        let update = std::mem::take(&mut sql.text);
-        match self.backend() {
-            Backend::Postgres => {
-                let actor = sql.bind(event.actor.to_owned())?;
-                sql.text = format!(
-                    "WITH u AS ({update}), e AS (\
-                       INSERT INTO job_events (job_id, at, event, status, attempt, actor) \
-                       SELECT id, {at}, '{}', '{}', attempts, {actor} FROM u) \
-                     SELECT * FROM u",
-                    event.event,
-                    event.status.as_str(),
-                );
-                Ok(sqlx::query_with(&sql.text, sql.args)
-                    .fetch_all(self.pool())
-                    .await?)
-            }
-            Backend::Sqlite => {
-                let mut tx = self.pool().begin().await?;
-                let rows = sqlx::query_with(&update, sql.args)
-                    .fetch_all(&mut *tx)
-                    .await?;
-                let events = rows
-                    .iter()
-                    .map(|row| {
-                        Ok(EventRow {
-                            job_id: uuid(row, "id")?,
-                            event: event.event,
-                            status: event.status,
-                            attempt: int(row, "attempts")?,
-                            actor: event.actor,
-                        })
-                    })
-                    .collect::<Result<Vec<_>, StoreError>>()?;
-                insert_events(&mut tx, now, &events).await?;
-                tx.commit().await?;
-                Ok(rows)
-            }
-        }
-    }
-}
-
 impl Store {
     /// Admits many jobs in one transaction; one answer per item, in order.
     pub async fn admit_many(&self, items: &[Admit]) -> Result<Vec<Admission>, StoreError> {
@@ -427,22 +328,20 @@ impl Store {
         for id in ids {
             list.push(sql.bind(id.to_string())?);
         }
+        let by = sql.bind(worker.to_owned())?;
+        // A running job whose lease expired goes through the single path, which first
+        // stores the lost attempt's `started` event that its row still implies.
         sql.text = format!(
             "UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_until = {lease}, \
-             started_at = COALESCE(started_at, {at}), updated_at = {at} \
-             WHERE id IN ({}) AND attempts < max_attempts AND ( \
-               (status IN ('queued', 'retrying') AND next_attempt_at <= {due}) \
-               OR (status = 'running' AND lease_until < {at})) \
+             started_at = COALESCE(started_at, {at}), updated_at = {at}, \
+             run_at = {at}, run_by = {by} \
+             WHERE id IN ({}) AND attempts < max_attempts \
+               AND status IN ('queued', 'retrying') AND next_attempt_at <= {due} \
              RETURNING {JOB_COLUMNS}",
             list.join(", ")
         );
-        let event = BatchEvent {
-            event: "started",
-            status: JobStatus::Running,
-            actor: worker,
-        };
-        let claimed: HashMap<Uuid, JobRecord> = self
-            .update_recording_events(sql, &at, now, event)
+        let claimed: HashMap<Uuid, JobRecord> = sqlx::query_with(&sql.text, sql.args)
+            .fetch_all(self.pool())
             .await?
             .iter()
             .map(|row| JobRecord::from_row(row).map(|j| (j.id, j)))
@@ -483,22 +382,19 @@ impl Store {
                 sql.bind(result.to_string())?
             ));
         }
+        let actor = sql.bind(actor.to_owned())?;
         // VALUES columns are named column1, column2, … in both SQLite and PostgreSQL.
+        // `run_by` set is what makes the row imply the `succeeded` event.
         sql.text = format!(
             "UPDATE jobs SET status = 'succeeded', updated_at = {at}, lease_until = NULL, \
-             last_error = NULL, result = v.column3, finished_at = {at} \
+             last_error = NULL, result = v.column3, finished_at = {at}, run_by = {actor} \
              FROM (VALUES {}) AS v \
              WHERE jobs.id = v.column1 AND jobs.attempts = v.column2 AND jobs.status = 'running' \
-             RETURNING jobs.id AS id, jobs.attempts AS attempts",
+             RETURNING jobs.id AS id",
             rows.join(", ")
         );
-        let event = BatchEvent {
-            event: "succeeded",
-            status: JobStatus::Succeeded,
-            actor,
-        };
-        let done: HashSet<Uuid> = self
-            .update_recording_events(sql, &at, now, event)
+        let done: HashSet<Uuid> = sqlx::query_with(&sql.text, sql.args)
+            .fetch_all(self.pool())
             .await?
             .iter()
             .map(|row| uuid(row, "id"))

@@ -49,11 +49,43 @@ pub(crate) async fn insert_event(
     Ok(())
 }
 
+/// Stores the `started` event the job row still implies (see [`Store::events`]) for
+/// attempt `attempt` of a running job, before a transition rewrites `run_at` or `run_by`.
+/// Part of the transition's transaction: if the transition finds the attempt no longer
+/// current and rolls back, so does this.
+pub(crate) async fn store_implied_start(
+    tx: &mut Transaction<'_, Any>,
+    job_id: Uuid,
+    attempt: Option<i64>,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO job_events (job_id, at, event, status, attempt, actor) \
+         SELECT id, run_at, 'started', 'running', attempts, run_by FROM jobs \
+         WHERE id = $1 AND status = 'running' AND run_at IS NOT NULL \
+           AND ($2 IS NULL OR attempts = $2)",
+    )
+    .bind(job_id.to_string())
+    .bind(attempt)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Orders the events the job row implies after every stored one: a transition that
+/// stores an event first stores what the row implied ([`store_implied_start`]).
+const IMPLIED_START_SEQ: i64 = i64::MAX - 1;
+const IMPLIED_SUCCESS_SEQ: i64 = i64::MAX;
+
 impl Store {
-    /// A job's events, oldest first. The first, `accepted`, is not stored: it says
-    /// nothing the job row does not (created_at, requested_by), and leaving it out
-    /// spares every admission a row and an index entry. One stored by an older
-    /// replica during an upgrade is skipped.
+    /// A job's events, oldest first. The common ones are not stored but read from the
+    /// job row, which holds what they say; each stored one would cost a row and an
+    /// index entry per job on the hot path:
+    /// - `accepted`: created_at, requested_by. One stored by an older replica during
+    ///   an upgrade is skipped.
+    /// - `started` of the current attempt: `run_at` and `run_by`, set by the claim and
+    ///   cleared (after storing the event) by any transition that stores events of its
+    ///   own, so the row never implies an event older than a stored one.
+    /// - `succeeded`, when the batch path recorded it: finished_at and `run_by`.
     pub async fn events(&self, job_id: Uuid) -> Result<Vec<EventRecord>, StoreError> {
         let rows = sqlx::query(
             "SELECT created_at AS at, 'accepted' AS event, 'queued' AS status, \
@@ -62,9 +94,17 @@ impl Store {
              UNION ALL \
              SELECT at, event, status, attempt, actor, detail, id AS seq FROM job_events \
              WHERE job_id = $1 AND event <> 'accepted' \
+             UNION ALL \
+             SELECT run_at, 'started', 'running', attempts, run_by, NULL, $2 FROM jobs \
+             WHERE id = $1 AND run_at IS NOT NULL \
+             UNION ALL \
+             SELECT finished_at, 'succeeded', 'succeeded', attempts, run_by, NULL, $3 \
+             FROM jobs WHERE id = $1 AND status = 'succeeded' AND run_by IS NOT NULL \
              ORDER BY seq",
         )
         .bind(job_id.to_string())
+        .bind(IMPLIED_START_SEQ)
+        .bind(IMPLIED_SUCCESS_SEQ)
         .fetch_all(self.pool())
         .await?;
         rows.iter()

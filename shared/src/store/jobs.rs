@@ -1,4 +1,4 @@
-//! Jobs: admission (job, audit event and outbox row in one transaction), the claim that
+//! Jobs: admission (the job row and its outbox row in one transaction), the claim that
 //! starts an attempt, and the compare-and-set transitions that record its outcome.
 //!
 //! Every transition out of `running` names the attempt it belongs to, so a stale
@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::outbox::{OutboxEntry, insert_outbox};
 use super::rows::{int, json, opt_int, opt_json, opt_text, text, uuid};
-use super::{Store, StoreError, events::insert_event};
+use super::{Store, StoreError, events::store_implied_start};
 use crate::clock::Millis;
 use crate::job::JobStatus;
 
@@ -206,9 +206,11 @@ impl Store {
         worker: &str,
     ) -> Result<Claim, StoreError> {
         let mut tx = self.pool().begin().await?;
+        // A taken-over attempt's start is about to be overwritten in the row.
+        store_implied_start(&mut tx, id, None).await?;
         let sql = format!(
             "UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_until = $2, \
-             started_at = COALESCE(started_at, $3), updated_at = $3 \
+             started_at = COALESCE(started_at, $3), updated_at = $3, run_at = $3, run_by = $5 \
              WHERE id = $1 AND attempts < max_attempts AND ( \
                (status IN ('queued', 'retrying') AND next_attempt_at <= $4) \
                OR (status = 'running' AND lease_until < $3)) \
@@ -219,21 +221,11 @@ impl Store {
             .bind(lease_until)
             .bind(now)
             .bind(now + DUE_TOLERANCE_MS)
+            .bind(worker)
             .fetch_optional(&mut *tx)
             .await?;
         if let Some(row) = claimed {
             let job = JobRecord::from_row(&row)?;
-            insert_event(
-                &mut tx,
-                id,
-                now,
-                "started",
-                JobStatus::Running,
-                job.attempts,
-                worker,
-                None,
-            )
-            .await?;
             tx.commit().await?;
             return Ok(Claim::Claimed(Box::new(job)));
         }

@@ -1,10 +1,11 @@
 //! How a running attempt ends. Each transition is a compare-and-set on
-//! (id, attempt, status = running) plus one audit event, in one transaction; `false`
-//! means the attempt was no longer current and nothing was written.
+//! (id, attempt, status = running) plus its audit events (the attempt's `started`, which
+//! the row implied until now, and its end), in one transaction; `false` means the attempt
+//! was no longer current and nothing was written.
 
 use uuid::Uuid;
 
-use super::events::insert_event;
+use super::events::{insert_event, store_implied_start};
 use super::{Store, StoreError};
 use crate::clock::Millis;
 use crate::job::JobStatus;
@@ -139,10 +140,12 @@ impl Store {
         let c = columns(end);
         let status = end.status();
         let mut tx = self.pool().begin().await?;
+        store_implied_start(&mut tx, id, Some(attempt)).await?;
         // A given-back attempt raises the ceiling instead of lowering the counter, so
         // attempt numbers stay unique and stale attempts stay detectable.
         let n = sqlx::query(
             "UPDATE jobs SET status = $3, updated_at = $4, lease_until = NULL, \
+             run_at = NULL, run_by = NULL, \
              last_error = CASE WHEN $5 = 1 THEN NULL ELSE COALESCE($6, last_error) END, \
              result = COALESCE($7, result), progress = COALESCE($8, progress), \
              next_attempt_at = COALESCE($9, next_attempt_at), \
@@ -195,9 +198,10 @@ impl Store {
         actor: &str,
     ) -> Result<bool, StoreError> {
         let mut tx = self.pool().begin().await?;
+        store_implied_start(&mut tx, id, Some(attempts)).await?;
         let n = sqlx::query(
             "UPDATE jobs SET status = 'dead', updated_at = $4, lease_until = NULL, \
-             last_error = $5, finished_at = $4 \
+             last_error = $5, finished_at = $4, run_at = NULL, run_by = NULL \
              WHERE id = $1 AND status = $2 AND attempts = $3",
         )
         .bind(id.to_string())
