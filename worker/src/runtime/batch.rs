@@ -60,15 +60,10 @@ async fn claim_batch(
     let (ids, replies): (Vec<Uuid>, Vec<Reply<Claim>>) = batch.into_iter().unzip();
     let now = now_ms();
     let lease_until = now + millis(lease);
-    let answers = if ids.len() == 1 {
-        store
-            .claim(ids[0], now, lease_until, worker)
-            .await
-            .map(|c| vec![c])
-    } else {
-        store.claim_many(&ids, now, lease_until, worker).await
-    };
-    match answers {
+    // Even a lone claim takes the batch path: one statement, where the single path is a
+    // transaction of several round trips (it also classifies what is not plainly due,
+    // which the batch path hands it).
+    match store.claim_many(&ids, now, lease_until, worker).await {
         Ok(answers) => {
             for (reply, answer) in replies.into_iter().zip(answers) {
                 let _ = reply.send(Ok(answer));
