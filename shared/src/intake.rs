@@ -1,6 +1,7 @@
 //! The way in for every command that does not arrive on the queue: validate it against
-//! the catalogue, write job + audit event + outbox row in one transaction, publish, and
-//! drop the outbox row once the broker confirms. The api and the scheduler both submit
+//! the catalogue, write the job and its outbox row in one transaction (a batch of
+//! admissions shares one row), publish, and drop the outbox row once the broker has
+//! confirmed all it holds. The api and the scheduler both submit
 //! through here; the relay republishes whatever was never confirmed.
 
 mod admitter;
@@ -22,7 +23,7 @@ use crate::command::{ENVELOPE_VERSION, Envelope, lookup};
 use crate::domain::{FieldError, TargetName, TenantName};
 use crate::job::JobStatus;
 use crate::store::{
-    Admission, Admit, JobRecord, NewJob, OutboxEntry, RetryOutcome, Store, StoreError,
+    Admission, Admit, JobRecord, NewJob, OutboxEntry, OutboxRef, RetryOutcome, Store, StoreError,
 };
 
 /// The relay leaves a fresh outbox row alone this long, so it does not race the
@@ -145,15 +146,36 @@ impl Intake {
             job,
             outbox: Some(entry.clone()),
         };
-        match self.admitter.admit(item, &self.store).await? {
-            Admission::Created { outbox_id } => {
-                let outbox_id = outbox_id.expect("an outbox row was asked for");
-                let msg = Outgoing::new(entry.routing_key, envelope.to_bytes());
-                let published = self
-                    .publisher
-                    .publish(outbox_id, msg, self.publish_wait)
-                    .await;
-                Ok(Submitted::Created { id, published })
+        // Admission and publish run in a task of their own: a caller that goes away (a
+        // client hanging up) must not leave an admitted job unpublished, which would cost
+        // every job sharing its outbox row a second publish by the relay.
+        let intake = self.clone();
+        let msg = Outgoing::new(entry.routing_key, envelope.to_bytes());
+        let admitted = tokio::spawn(async move {
+            let admission = intake.admitter.admit(item, &intake.store).await?;
+            let published = match &admission {
+                Admission::Created {
+                    outbox: Some(outbox),
+                } => Some(
+                    intake
+                        .publisher
+                        .publish(*outbox, msg, intake.publish_wait)
+                        .await,
+                ),
+                _ => None,
+            };
+            Ok::<_, StoreError>((admission, published))
+        });
+        let (admission, published) = admitted
+            .await
+            .map_err(|e| StoreError::Corrupt(format!("the admission task failed: {e}")))??;
+        match admission {
+            Admission::Created { outbox } => {
+                debug_assert!(outbox.is_some(), "an outbox row was asked for");
+                Ok(Submitted::Created {
+                    id,
+                    published: published.unwrap_or(false),
+                })
             }
             Admission::Existing {
                 id: existing,
@@ -188,9 +210,11 @@ impl Intake {
         let outcome = self.store.retry_job(id, budget, actor, &entry, now).await?;
         if let RetryOutcome::Requeued { outbox_id } = outcome {
             let msg = command_of(&job);
-            self.publisher
-                .publish(outbox_id, msg, self.publish_wait)
-                .await;
+            let outbox = OutboxRef {
+                id: outbox_id,
+                jobs: 1,
+            };
+            self.publisher.publish(outbox, msg, self.publish_wait).await;
         }
         Ok(outcome)
     }

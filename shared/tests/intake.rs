@@ -254,3 +254,93 @@ async fn the_relay_sends_what_the_api_sent() {
     store.close().await;
     db.drop_db().await;
 }
+
+/// An admission batch shares one outbox row; when its publish never happened, the relay
+/// sends every command the row holds, once each, and clears the row.
+async fn the_relay_publishes_every_job_of_a_shared_row(store: Store) {
+    use futures::StreamExt;
+    use longshore_shared::broker::Source;
+    use longshore_shared::command::{Envelope, Family};
+    use longshore_shared::intake::relay_once;
+    use longshore_shared::store::{Admission, Admit, NewJob, OutboxEntry};
+
+    let transport = Transport::Local(LocalTransport::new(store.clone(), Topology::new("shared")));
+    let items: Vec<Admit> = (0..3)
+        .map(|i| Admit {
+            job: NewJob {
+                id: uuid::Uuid::now_v7(),
+                kind: "diag.noop".into(),
+                version: 1,
+                idempotency_key: format!("shared-row-{i}"),
+                request_hash: "h".into(),
+                tenant: None,
+                requested_by: "tester".into(),
+                target: "default".into(),
+                payload: format!(r#"{{"sleep_ms": {i}}}"#),
+                max_attempts: 3,
+                created_at: longshore_shared::clock::now_ms(),
+            },
+            outbox: Some(OutboxEntry {
+                routing_key: "diag.noop".into(),
+                available_at: 0,
+            }),
+        })
+        .collect();
+    let answers = store.admit_many(&items).await.unwrap();
+    let rows: std::collections::HashSet<i64> = answers
+        .iter()
+        .map(|a| match a {
+            Admission::Created { outbox: Some(row) } => {
+                assert_eq!(row.jobs, 3);
+                row.id
+            }
+            other => panic!("expected a created job with its row, got {other:?}"),
+        })
+        .collect();
+    assert_eq!(rows.len(), 1, "one row for the batch");
+    assert_eq!(store.outbox_depth().await.unwrap(), 3);
+
+    assert_eq!(relay_once(&store, &transport).await.unwrap(), 1);
+    assert_eq!(store.outbox_depth().await.unwrap(), 0);
+    let mut deliveries = transport
+        .consume(&[Source::Family(Family::Diagnostics)], 8)
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        let delivery = tokio::time::timeout(Duration::from_secs(5), deliveries.next())
+            .await
+            .expect("every command of the row arrives")
+            .unwrap()
+            .unwrap();
+        seen.push(Envelope::from_bytes(&delivery.body).unwrap().job_id());
+    }
+    seen.sort();
+    let mut expected: Vec<uuid::Uuid> = items.iter().map(|i| i.job.id).collect();
+    expected.sort();
+    assert_eq!(seen, expected);
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), deliveries.next())
+            .await
+            .is_err(),
+        "each command once"
+    );
+}
+
+#[tokio::test]
+async fn the_relay_publishes_every_job_of_a_shared_row_on_sqlite() {
+    let db = TestDb::sqlite();
+    let store = db.store().await;
+    the_relay_publishes_every_job_of_a_shared_row(store.clone()).await;
+    store.close().await;
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn the_relay_publishes_every_job_of_a_shared_row_on_postgres() {
+    let db = TestDb::postgres().await;
+    let store = db.store().await;
+    the_relay_publishes_every_job_of_a_shared_row(store.clone()).await;
+    store.close().await;
+    db.drop_db().await;
+}

@@ -6,7 +6,7 @@ use longshore_shared::clock::now_ms;
 use longshore_shared::job::JobStatus;
 use longshore_shared::store::{
     Admission, AttemptEnd, CancelOutcome, Claim, EventRecord, JobFilter, NewJob, NewToken,
-    OutboxEntry, ProjectRecord, RetryOutcome, SlotOutcome, Store, UserRecord,
+    OutboxEntry, OutboxRef, ProjectRecord, RetryOutcome, SlotOutcome, Store, UserRecord,
 };
 use longshore_shared::testing::TestDb;
 use uuid::Uuid;
@@ -37,7 +37,7 @@ fn entry() -> OutboxEntry {
 async fn admission_is_idempotent_by_key(store: &Store) {
     let job = new_job("same-key", 3);
     let first = store.admit(&job, Some(&entry())).await.unwrap();
-    assert!(matches!(first, Admission::Created { outbox_id: Some(_) }));
+    assert!(matches!(first, Admission::Created { outbox: Some(_) }));
     let mut again = new_job("same-key", 3);
     again.request_hash = "h2".into();
     match store.admit(&again, Some(&entry())).await.unwrap() {
@@ -294,7 +294,7 @@ async fn the_outbox_hands_each_due_row_out_once(store: &Store) {
     store.admit(&job, Some(&entry())).await.unwrap();
     let claimed = store.claim_outbox(100, now_ms(), 30_000).await.unwrap();
     assert_eq!(claimed.len(), 1);
-    assert_eq!(claimed[0].job_id, job.id);
+    assert_eq!(claimed[0].job_ids, [job.id]);
     assert!(
         store
             .claim_outbox(100, now_ms(), 30_000)
@@ -734,23 +734,34 @@ mod batches {
                 3
             )
         );
+        // The batch's created jobs that asked for one share one outbox row.
+        assert_eq!(store.outbox_depth().await.unwrap(), 2);
         let outbox = store.claim_outbox(10, now_ms(), 60_000).await.unwrap();
-        let mut with_rows: Vec<Uuid> = outbox.iter().map(|m| m.job_id).collect();
-        with_rows.sort();
+        assert_eq!(outbox.len(), 1, "one row for the batch: {outbox:?}");
+        let mut in_row = outbox[0].job_ids.clone();
+        in_row.sort();
         let mut expected = vec![fresh.id, twice_a.id];
         expected.sort();
+        assert_eq!(in_row, expected, "the created jobs that asked for a row");
+        let shared = OutboxRef {
+            id: outbox[0].id,
+            jobs: 2,
+        };
         assert_eq!(
-            with_rows, expected,
-            "an outbox row for each created job that asked"
-        );
-        assert!(matches!(
             answers[0],
-            Admission::Created { outbox_id: Some(_) }
-        ));
+            Admission::Created {
+                outbox: Some(shared)
+            }
+        );
+        assert_eq!(
+            answers[2],
+            Admission::Created {
+                outbox: Some(shared)
+            }
+        );
         assert!(matches!(&answers[1], Admission::Existing { id, .. } if *id == existing.id));
-        assert!(matches!(answers[2], Admission::Created { .. }));
         assert!(matches!(&answers[3], Admission::Existing { id, .. } if *id == twice_a.id));
-        assert!(matches!(answers[4], Admission::Created { outbox_id: None }));
+        assert!(matches!(answers[4], Admission::Created { outbox: None }));
         assert_eq!(store.events(fresh.id).await.unwrap()[0].event, "accepted");
 
         // Claim a batch: the due ones are claimed, a duplicate id is busy.

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::broker::{Outgoing, Transport};
+use crate::broker::Transport;
 use crate::clock::now_ms;
 use crate::store::Store;
 
@@ -14,7 +14,8 @@ use super::command_of;
 
 /// A claimed row is left alone this long before another relay may take it.
 const CLAIM_LEASE_MS: i64 = 30_000;
-const BATCH: i64 = 500;
+/// Rows per round; a row holds up to an admission batch of commands.
+const BATCH: i64 = 50;
 
 /// Runs until `stop` is cancelled.
 pub async fn run_relay(
@@ -41,8 +42,8 @@ pub async fn run_relay(
     }
 }
 
-/// Publishes one batch of due outbox rows; returns how many rows were cleared (confirmed,
-/// or their job is gone).
+/// Publishes one batch of due outbox rows; returns how many rows were cleared (all their
+/// commands confirmed, or their jobs gone).
 pub async fn relay_once(
     store: &Store,
     transport: &Transport,
@@ -51,35 +52,36 @@ pub async fn relay_once(
     if claimed.is_empty() {
         return Ok(0);
     }
-    let mut due = Vec::with_capacity(claimed.len());
-    let mut gone = Vec::new();
+    // Each row's commands, built from their job rows; a row is cleared once all of
+    // them are confirmed (or their jobs are gone).
+    let mut rows = Vec::with_capacity(claimed.len());
+    let mut msgs = Vec::new();
+    let mut gone = 0;
     for row in claimed {
-        match store.job(row.job_id).await? {
-            Some(job) => due.push((row.id, command_of(&job))),
-            // The job row is gone (removed by hand): there is no command left to send.
-            None => gone.push(row.id),
+        let first = msgs.len();
+        for job_id in &row.job_ids {
+            match store.job(*job_id).await? {
+                Some(job) => msgs.push(command_of(&job)),
+                // The job row is gone (removed by hand): there is no command left to send.
+                None => gone += 1,
+            }
         }
+        rows.push((row.id, first..msgs.len()));
     }
-    let msgs: Vec<Outgoing> = due.iter().map(|(_, msg)| msg.clone()).collect();
     let results = transport.publish_many(&msgs).await;
-    let mut cleared: Vec<i64> = due
+    let cleared: Vec<i64> = rows
         .iter()
-        .zip(&results)
-        .filter(|(_, r)| r.is_ok())
-        .map(|((id, _), _)| *id)
+        .filter(|(_, range)| results[range.clone()].iter().all(Result::is_ok))
+        .map(|(id, _)| *id)
         .collect();
-    let published = cleared.len();
-    if !gone.is_empty() {
-        tracing::info!(
-            rows = gone.len(),
-            "outbox relay: jobs removed before publishing"
-        );
+    let published = results.iter().filter(|r| r.is_ok()).count();
+    if gone > 0 {
+        tracing::info!(jobs = gone, "outbox relay: jobs removed before publishing");
     }
-    cleared.extend(gone);
     store.delete_outbox(&cleared).await?;
-    if published < due.len() {
+    if published < msgs.len() {
         tracing::warn!(
-            pending = due.len() - published,
+            pending = msgs.len() - published,
             "outbox relay: broker still not confirming"
         );
     } else {

@@ -11,8 +11,8 @@ use sqlx::any::AnyArguments;
 use uuid::Uuid;
 
 use super::jobs::{JOB_COLUMNS, JobRecord};
-use super::outbox::OutboxEntry;
-use super::rows::{int, opt_int, text, uuid};
+use super::outbox::{OutboxEntry, OutboxRef};
+use super::rows::{opt_int, text, uuid};
 use super::{Admission, Backend, Claim, NewJob, Store, StoreError};
 use crate::clock::Millis;
 use crate::job::JobStatus;
@@ -93,8 +93,8 @@ const NEW_JOB_INSERT: &str = "INSERT INTO jobs (id, kind, version, idempotency_k
     request_hash, tenant, requested_by, target, payload, max_attempts, created_at, status, \
     attempts, next_attempt_at, updated_at)";
 
-/// Ids of the jobs a batch of admissions created, and their outbox rows' ids.
-type Inserted = (HashSet<Uuid>, HashMap<Uuid, i64>);
+/// Ids of the jobs a batch of admissions created, and the outbox row they share.
+type Inserted = (HashSet<Uuid>, HashMap<Uuid, OutboxRef>);
 
 /// Admissions as one transaction of two statements (SQLite has no data-modifying CTEs).
 async fn insert_admissions(store: &Store, items: &[&Admit]) -> Result<Inserted, StoreError> {
@@ -130,34 +130,37 @@ async fn insert_admissions(store: &Store, items: &[&Admit]) -> Result<Inserted, 
         .filter_map(|item| item.outbox.as_ref().map(|entry| (*item, entry)))
         .collect();
     let mut outbox_ids = HashMap::new();
-    if !with_outbox.is_empty() {
-        let mut sql = Sql::new(
-            "INSERT INTO outbox (job_id, routing_key, body, available_at, created_at) VALUES ",
-        );
-        for (n, (item, entry)) in with_outbox.iter().enumerate() {
-            sql.row(n == 0, |s| {
-                Ok(vec![
-                    s.bind(item.job.id.to_string())?,
-                    s.bind(entry.routing_key.clone())?,
-                    s.bind(Vec::<u8>::new())?,
-                    s.bind(entry.available_at)?,
-                    s.bind(item.job.created_at)?,
-                ])
-            })?;
-        }
-        sql.text.push_str(" RETURNING id, job_id");
-        for row in sqlx::query_with(&sql.text, sql.args)
-            .fetch_all(&mut *tx)
-            .await?
-        {
-            outbox_ids.insert(uuid(&row, "job_id")?, int(&row, "id")?);
+    if let Some((first, entry)) = with_outbox.first() {
+        let ids: Vec<String> = with_outbox
+            .iter()
+            .map(|(item, _)| item.job.id.to_string())
+            .collect();
+        let available_at = with_outbox.iter().map(|(_, e)| e.available_at).max();
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO outbox (job_id, job_ids, routing_key, body, available_at, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        )
+        .bind(first.job.id.to_string())
+        .bind(ids.join(","))
+        .bind(&entry.routing_key)
+        .bind(Vec::<u8>::new())
+        .bind(available_at.unwrap_or(entry.available_at))
+        .bind(first.job.created_at)
+        .fetch_one(&mut *tx)
+        .await?;
+        let shared = OutboxRef {
+            id,
+            jobs: with_outbox.len() as u32,
+        };
+        for (item, _) in &with_outbox {
+            outbox_ids.insert(item.job.id, shared);
         }
     }
     tx.commit().await?;
     Ok((inserted, outbox_ids))
 }
 
-/// Admissions as a single statement: the job rows and their outbox rows written by a
+/// Admissions as a single statement: the job rows and their shared outbox row written by a
 /// data-modifying CTE, which PostgreSQL runs as one implicit transaction. One round trip
 /// instead of four (BEGIN, two INSERTs, COMMIT); the database's share of a job is
 /// mostly per-statement and per-round-trip work.
@@ -185,14 +188,17 @@ async fn insert_admissions_in_one_statement(
            SELECT {NEW_JOB_COLUMNS}, 'queued', 0, created_at, created_at FROM input \
            ON CONFLICT DO NOTHING RETURNING id), \
          o AS (\
-           INSERT INTO outbox (job_id, routing_key, body, available_at, created_at) \
-           SELECT input.id, input.routing_key, ''::bytea, input.available_at, input.created_at \
+           INSERT INTO outbox (job_id, job_ids, routing_key, body, available_at, created_at) \
+           SELECT MIN(input.id), STRING_AGG(input.id, ','), MIN(input.routing_key), ''::bytea, \
+             MAX(input.available_at), MIN(input.created_at) \
            FROM j JOIN input ON input.id = j.id WHERE input.routing_key IS NOT NULL \
-           RETURNING id, job_id) \
-         SELECT j.id AS id, o.id AS outbox_id FROM j LEFT JOIN o ON o.job_id = j.id"
+           HAVING COUNT(*) > 0 \
+           RETURNING id) \
+         SELECT j.id AS id, CASE WHEN input.routing_key IS NOT NULL THEN o.id END AS outbox_id \
+         FROM j JOIN input ON input.id = j.id LEFT JOIN o ON TRUE"
     ));
     let mut inserted = HashSet::new();
-    let mut outbox_ids = HashMap::new();
+    let mut in_outbox = Vec::new();
     for row in sqlx::query_with(&sql.text, sql.args)
         .fetch_all(store.pool())
         .await?
@@ -200,9 +206,22 @@ async fn insert_admissions_in_one_statement(
         let id = uuid(&row, "id")?;
         inserted.insert(id);
         if let Some(outbox_id) = opt_int(&row, "outbox_id")? {
-            outbox_ids.insert(id, outbox_id);
+            in_outbox.push((id, outbox_id));
         }
     }
+    let jobs = in_outbox.len() as u32;
+    let outbox_ids = in_outbox
+        .into_iter()
+        .map(|(id, outbox_id)| {
+            (
+                id,
+                OutboxRef {
+                    id: outbox_id,
+                    jobs,
+                },
+            )
+        })
+        .collect();
     Ok((inserted, outbox_ids))
 }
 
@@ -232,7 +251,7 @@ impl Store {
 
             for &i in &created {
                 answers[i] = Some(Admission::Created {
-                    outbox_id: outbox_ids.get(&items[i].job.id).copied(),
+                    outbox: outbox_ids.get(&items[i].job.id).copied(),
                 });
             }
             let existing: Vec<usize> = first

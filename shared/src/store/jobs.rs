@@ -7,7 +7,7 @@
 use sqlx::any::AnyRow;
 use uuid::Uuid;
 
-use super::outbox::{OutboxEntry, insert_outbox};
+use super::outbox::{OutboxEntry, OutboxRef, insert_outbox};
 use super::rows::{int, json, opt_int, opt_json, opt_text, text, uuid};
 use super::{Store, StoreError, events::store_implied_start};
 use crate::clock::Millis;
@@ -91,7 +91,7 @@ pub struct NewJob {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Admission {
     /// A new job row exists, with its outbox row when one was asked for.
-    Created { outbox_id: Option<i64> },
+    Created { outbox: Option<OutboxRef> },
     /// A job with this id or idempotency key already exists; nothing was written.
     Existing {
         id: Uuid,
@@ -177,12 +177,15 @@ impl Store {
             });
         }
 
-        let outbox_id = match outbox {
-            Some(entry) => Some(insert_outbox(&mut tx, job.id, entry, job.created_at).await?),
+        let outbox = match outbox {
+            Some(entry) => Some(OutboxRef {
+                id: insert_outbox(&mut tx, job.id, entry, job.created_at).await?,
+                jobs: 1,
+            }),
             None => None,
         };
         tx.commit().await?;
-        Ok(Admission::Created { outbox_id })
+        Ok(Admission::Created { outbox })
     }
 
     pub async fn job(&self, id: Uuid) -> Result<Option<JobRecord>, StoreError> {

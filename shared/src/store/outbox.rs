@@ -2,14 +2,16 @@
 //! deleted once the broker has confirmed it. Rows whose publish was never confirmed
 //! become due for the relay, so an accepted command is never lost.
 //!
-//! A row names its job and nothing more: the command is the job's envelope, which the
+//! A row names its jobs and nothing more: each command is its job's envelope, which the
 //! relay builds from the job row. (The `body` column is written empty; rows written by
-//! earlier versions still carry the command, which the relay does not need.)
+//! earlier versions still carry the command, which the relay does not need.) A batch of
+//! admissions shares one row (`job_ids`), deleted once every one of its commands is
+//! confirmed; a single admission or a retry has a row of its own (`job_id` alone).
 
 use sqlx::{Any, Transaction};
 use uuid::Uuid;
 
-use super::rows::{int, uuid};
+use super::rows::{int, opt_text, uuid};
 use super::{Backend, Store, StoreError};
 use crate::clock::Millis;
 
@@ -21,12 +23,34 @@ pub struct OutboxEntry {
     pub available_at: Millis,
 }
 
-/// An outbox row claimed for publishing; the command to publish is its job's.
+/// The outbox row a new job's command waits in, and how many jobs' commands it holds:
+/// the row may go once that many publishes are confirmed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OutboxRef {
+    pub id: i64,
+    pub jobs: u32,
+}
+
+/// An outbox row claimed for publishing; the commands to publish are its jobs'.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OutboxMessage {
     pub id: i64,
-    pub job_id: Uuid,
+    pub job_ids: Vec<Uuid>,
     pub attempts: i64,
+}
+
+/// The jobs a row names: `job_ids` when it holds a batch, else `job_id`.
+fn row_jobs(row: &sqlx::any::AnyRow) -> Result<Vec<Uuid>, StoreError> {
+    match opt_text(row, "job_ids")? {
+        Some(list) => list
+            .split(',')
+            .map(|id| {
+                Uuid::parse_str(id)
+                    .map_err(|_| StoreError::Corrupt(format!("outbox job id `{id}`")))
+            })
+            .collect(),
+        None => Ok(vec![uuid(row, "job_id")?]),
+    }
 }
 
 pub(crate) async fn insert_outbox(
@@ -67,7 +91,7 @@ impl Store {
             "UPDATE outbox SET available_at = $1, attempts = attempts + 1 \
              WHERE id IN (SELECT id FROM outbox WHERE available_at <= $2 \
                           ORDER BY id LIMIT $3{lock}) \
-             RETURNING id, job_id, attempts"
+             RETURNING id, job_id, job_ids, attempts"
         );
         let rows = sqlx::query(&sql)
             .bind(now + lease_ms)
@@ -80,7 +104,7 @@ impl Store {
             .map(|row| {
                 Ok(OutboxMessage {
                     id: int(row, "id")?,
-                    job_id: uuid(row, "job_id")?,
+                    job_ids: row_jobs(row)?,
                     attempts: int(row, "attempts")?,
                 })
             })
@@ -111,11 +135,16 @@ impl Store {
         Ok(())
     }
 
-    /// How many commands wait in the outbox (readiness and metrics).
+    /// How many commands wait in the outbox (readiness and metrics): a batch row counts
+    /// its jobs.
     pub async fn outbox_depth(&self) -> Result<i64, StoreError> {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox")
-            .fetch_one(self.pool())
-            .await?;
+        let n: i64 = sqlx::query_scalar(
+            "SELECT CAST(COALESCE(SUM(CASE WHEN job_ids IS NULL THEN 1 \
+               ELSE LENGTH(job_ids) - LENGTH(REPLACE(job_ids, ',', '')) + 1 END), 0) AS BIGINT) \
+             FROM outbox",
+        )
+        .fetch_one(self.pool())
+        .await?;
         Ok(n)
     }
 }
