@@ -73,7 +73,7 @@ pub struct Intake {
 impl Intake {
     pub fn new(store: Store, publisher: OutboxPublisher, publish_wait: Duration) -> Self {
         Intake {
-            admitter: Admitter::start(store.clone()),
+            admitter: Admitter::start(store.clone(), publisher.clone()),
             store,
             publisher,
             publish_wait,
@@ -146,36 +146,19 @@ impl Intake {
             job,
             outbox: Some(entry.clone()),
         };
-        // Admission and publish run in a task of their own: a caller that goes away (a
-        // client hanging up) must not leave an admitted job unpublished, which would cost
-        // every job sharing its outbox row a second publish by the relay.
-        let intake = self.clone();
         let msg = Outgoing::new(entry.routing_key, envelope.to_bytes());
-        let admitted = tokio::spawn(async move {
-            let admission = intake.admitter.admit(item, &intake.store).await?;
-            let published = match &admission {
-                Admission::Created {
-                    outbox: Some(outbox),
-                } => Some(
-                    intake
-                        .publisher
-                        .publish(*outbox, msg, intake.publish_wait)
-                        .await,
-                ),
-                _ => None,
-            };
-            Ok::<_, StoreError>((admission, published))
-        });
-        let (admission, published) = admitted
-            .await
-            .map_err(|e| StoreError::Corrupt(format!("the admission task failed: {e}")))??;
+        let (admission, confirmed) = self.admitter.admit(item, msg, &self.store).await?;
+        let published = match confirmed {
+            Some(confirmed) => matches!(
+                tokio::time::timeout(self.publish_wait, confirmed).await,
+                Ok(Ok(true))
+            ),
+            None => false,
+        };
         match admission {
             Admission::Created { outbox } => {
                 debug_assert!(outbox.is_some(), "an outbox row was asked for");
-                Ok(Submitted::Created {
-                    id,
-                    published: published.unwrap_or(false),
-                })
+                Ok(Submitted::Created { id, published })
             }
             Admission::Existing {
                 id: existing,

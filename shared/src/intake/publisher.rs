@@ -41,11 +41,16 @@ impl OutboxPublisher {
     /// broker confirmed it within `wait`. The row goes once all its jobs' messages are
     /// confirmed; otherwise it stays and the relay publishes them later.
     pub async fn publish(&self, outbox: OutboxRef, msg: Outgoing, wait: Duration) -> bool {
-        let (done, confirmed) = oneshot::channel();
-        if self.tx.send(Job { outbox, msg, done }).await.is_err() {
-            return false;
-        }
+        let confirmed = self.enqueue(outbox, msg).await;
         matches!(tokio::time::timeout(wait, confirmed).await, Ok(Ok(true)))
+    }
+
+    /// Queues the message for the next round; the receiver answers whether the broker
+    /// confirmed it (dropped unanswered if the publishing task is gone).
+    pub async fn enqueue(&self, outbox: OutboxRef, msg: Outgoing) -> oneshot::Receiver<bool> {
+        let (done, confirmed) = oneshot::channel();
+        let _ = self.tx.send(Job { outbox, msg, done }).await;
+        confirmed
     }
 }
 
