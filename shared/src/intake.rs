@@ -149,10 +149,7 @@ impl Intake {
         let msg = Outgoing::new(entry.routing_key, envelope.to_bytes());
         let (admission, confirmed) = self.admitter.admit(item, msg, &self.store).await?;
         let published = match confirmed {
-            Some(confirmed) => matches!(
-                tokio::time::timeout(self.publish_wait, confirmed).await,
-                Ok(Ok(true))
-            ),
+            Some(confirmed) => publisher::confirmed_within(confirmed, self.publish_wait).await,
             None => false,
         };
         match admission {

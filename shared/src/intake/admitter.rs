@@ -66,14 +66,20 @@ impl Admitter {
         }
         // The task is gone (shutdown): do it here.
         let admission = store.admit(&admit.job, admit.outbox.as_ref()).await?;
-        let confirmed = match &admission {
-            Admission::Created {
-                outbox: Some(outbox),
-            } => Some(self.publisher.enqueue(*outbox, msg).await),
-            _ => None,
-        };
-        Ok((admission, confirmed))
+        Ok(pass_on(&self.publisher, admission, msg).await)
     }
+}
+
+/// Queues a created job's message for publishing; answers the admission with the
+/// receiver of its confirm (none when nothing was created or no row was asked for).
+async fn pass_on(publisher: &OutboxPublisher, admission: Admission, msg: Outgoing) -> Admitted {
+    let confirmed = match &admission {
+        Admission::Created {
+            outbox: Some(outbox),
+        } => Some(publisher.enqueue(*outbox, msg).await),
+        _ => None,
+    };
+    (admission, confirmed)
 }
 
 async fn run(store: Store, publisher: OutboxPublisher, rx: mpsc::Receiver<Item>) {
@@ -85,7 +91,10 @@ async fn run(store: Store, publisher: OutboxPublisher, rx: mpsc::Receiver<Item>)
 }
 
 async fn admit_batch(store: &Store, publisher: &OutboxPublisher, batch: Vec<Item>) {
-    let items: Vec<Admit> = batch.iter().map(|item| item.admit.clone()).collect();
+    let (items, rest): (Vec<Admit>, Vec<(Outgoing, Reply)>) = batch
+        .into_iter()
+        .map(|item| (item.admit, (item.msg, item.reply)))
+        .unzip();
     // Even a lone admission takes the batch path: on PostgreSQL it is one statement,
     // where the single path is a transaction of four round trips. Under load every
     // other batch is a lone one (whatever arrived just after the previous commit).
@@ -102,19 +111,11 @@ async fn admit_batch(store: &Store, publisher: &OutboxPublisher, batch: Vec<Item
             answers
         }
     };
-    for (item, answer) in batch.into_iter().zip(answers) {
+    for ((msg, reply), answer) in rest.into_iter().zip(answers) {
         let result = match answer {
-            Ok(admission) => {
-                let confirmed = match &admission {
-                    Admission::Created {
-                        outbox: Some(outbox),
-                    } => Some(publisher.enqueue(*outbox, item.msg).await),
-                    _ => None,
-                };
-                Ok((admission, confirmed))
-            }
+            Ok(admission) => Ok(pass_on(publisher, admission, msg).await),
             Err(err) => Err(err),
         };
-        let _ = item.reply.send(result);
+        let _ = reply.send(result);
     }
 }

@@ -41,8 +41,7 @@ impl OutboxPublisher {
     /// broker confirmed it within `wait`. The row goes once all its jobs' messages are
     /// confirmed; otherwise it stays and the relay publishes them later.
     pub async fn publish(&self, outbox: OutboxRef, msg: Outgoing, wait: Duration) -> bool {
-        let confirmed = self.enqueue(outbox, msg).await;
-        matches!(tokio::time::timeout(wait, confirmed).await, Ok(Ok(true)))
+        confirmed_within(self.enqueue(outbox, msg).await, wait).await
     }
 
     /// Queues the message for the next round; the receiver answers whether the broker
@@ -52,6 +51,11 @@ impl OutboxPublisher {
         let _ = self.tx.send(Job { outbox, msg, done }).await;
         confirmed
     }
+}
+
+/// True when the broker confirms a queued message within `wait`.
+pub async fn confirmed_within(confirmed: oneshot::Receiver<bool>, wait: Duration) -> bool {
+    matches!(tokio::time::timeout(wait, confirmed).await, Ok(Ok(true)))
 }
 
 /// What the publisher knows of an outbox row some of whose commands went out.
@@ -152,7 +156,10 @@ mod tests {
     #[test]
     fn a_shared_row_goes_once_all_its_commands_are_confirmed() {
         let mut rows = Rows::default();
-        assert!(rows.settle([(row(1, 3), true), (row(2, 1), true)].into_iter()) == [2]);
+        assert_eq!(
+            rows.settle([(row(1, 3), true), (row(2, 1), true)].into_iter()),
+            [2]
+        );
         assert!(rows.settle([(row(1, 3), true)].into_iter()).is_empty());
         assert_eq!(rows.settle([(row(1, 3), true)].into_iter()), [1]);
         assert!(rows.0.is_empty());
