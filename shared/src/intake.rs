@@ -5,6 +5,7 @@
 //! through here; the relay republishes whatever was never confirmed.
 
 mod admitter;
+mod confirmed;
 mod publisher;
 mod relay;
 

@@ -811,10 +811,69 @@ mod batches {
         );
     }
 
+    /// An admission batch deletes the confirmed outbox rows it is handed, in its own
+    /// transaction, and only those.
+    async fn an_admission_batch_clears_confirmed_rows(store: Store) {
+        let admit = |key: &str| Admit {
+            job: new_job(key, 3),
+            outbox: Some(entry()),
+        };
+        store
+            .admit_many(&[admit("clear-a1"), admit("clear-a2")])
+            .await
+            .unwrap();
+        store.admit_many(&[admit("clear-b")]).await.unwrap();
+        let rows = store.claim_outbox(10, now_ms(), 0).await.unwrap();
+        assert_eq!(rows.len(), 2);
+        let (a, b) = (rows[0].id, rows[1].id);
+
+        // Row `a` was confirmed; an id no longer there is no error.
+        let answers = store
+            .admit_many_clearing(&[admit("clear-c")], &[a, i64::MAX])
+            .await
+            .unwrap();
+        let Admission::Created { outbox: Some(c) } = answers[0] else {
+            panic!("expected a created job with a row, got {:?}", answers[0]);
+        };
+        let mut left: Vec<i64> = store
+            .claim_outbox(10, now_ms(), 0)
+            .await
+            .unwrap()
+            .iter()
+            .map(|m| m.id)
+            .collect();
+        left.sort();
+        assert_eq!(left, [b, c.id]);
+
+        // A batch that creates nothing (a reused key) still clears.
+        let answers = store
+            .admit_many_clearing(&[admit("clear-c")], &[b])
+            .await
+            .unwrap();
+        assert!(matches!(answers[0], Admission::Existing { .. }));
+        assert_eq!(store.outbox_depth().await.unwrap(), 1);
+    }
+
     #[tokio::test]
     async fn batches_behave_like_single_jobs_on_sqlite() {
         let db = TestDb::sqlite();
         batch_suite(db.store().await).await;
+        db.drop_db().await;
+    }
+
+    #[tokio::test]
+    async fn an_admission_batch_clears_confirmed_rows_on_sqlite() {
+        let db = TestDb::sqlite();
+        an_admission_batch_clears_confirmed_rows(db.store().await).await;
+        db.drop_db().await;
+    }
+
+    #[tokio::test]
+    async fn an_admission_batch_clears_confirmed_rows_on_postgres() {
+        let db = TestDb::postgres().await;
+        let store = db.store().await;
+        an_admission_batch_clears_confirmed_rows(store.clone()).await;
+        store.close().await;
         db.drop_db().await;
     }
 

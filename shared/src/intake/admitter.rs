@@ -98,9 +98,12 @@ async fn admit_batch(store: &Store, publisher: &OutboxPublisher, batch: Vec<Item
     // Even a lone admission takes the batch path: on PostgreSQL it is one statement,
     // where the single path is a transaction of four round trips. Under load every
     // other batch is a lone one (whatever arrived just after the previous commit).
-    let answers = match store.admit_many(&items).await {
+    // The statement also deletes the outbox rows confirmed since the last batch.
+    let clear = publisher.confirmed_rows().take();
+    let answers = match store.admit_many_clearing(&items, &clear).await {
         Ok(answers) => answers.into_iter().map(Ok).collect(),
         Err(err) => {
+            publisher.confirmed_rows().give_back(clear);
             // One bad row must not fail its neighbours: each goes again alone and
             // gets its own answer.
             tracing::warn!(error = %err, size = items.len(), "batched admission failed; admitting one by one");

@@ -1,7 +1,7 @@
 //! Publishes outbox rows as they are written, many per broker round trip: submissions
 //! queue their message here, one task publishes whatever has gathered with all confirms
-//! in flight, tells each submitter, and deletes the outbox rows whose every command is
-//! now confirmed in one statement.
+//! in flight, tells each submitter, and passes the outbox rows whose every command is
+//! now confirmed on to be deleted (by the next admission batch, see `confirmed`).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -14,6 +14,7 @@ use crate::broker::{Outgoing, Transport};
 use crate::store::{OutboxRef, Store};
 
 use super::RELAY_GRACE;
+use super::confirmed::ConfirmedRows;
 
 /// Most messages published in one round.
 const BATCH: usize = 512;
@@ -27,14 +28,21 @@ struct Job {
 #[derive(Clone)]
 pub struct OutboxPublisher {
     tx: mpsc::Sender<Job>,
+    confirmed: ConfirmedRows,
 }
 
 impl OutboxPublisher {
     /// Starts the publishing task; it ends when every handle is dropped.
     pub fn start(store: Store, transport: Transport) -> Self {
         let (tx, rx) = mpsc::channel(BATCH * 8);
-        tokio::spawn(run(store, transport, rx));
-        OutboxPublisher { tx }
+        let confirmed = ConfirmedRows::new(store);
+        tokio::spawn(run(confirmed.clone(), transport, rx));
+        OutboxPublisher { tx, confirmed }
+    }
+
+    /// Outbox rows whose commands are all confirmed, for an admission to delete.
+    pub(super) fn confirmed_rows(&self) -> &ConfirmedRows {
+        &self.confirmed
     }
 
     /// Publishes the message of one of the jobs in outbox row `outbox`; true when the
@@ -106,16 +114,21 @@ impl Rows {
     }
 }
 
-async fn run(store: Store, transport: Transport, rx: mpsc::Receiver<Job>) {
+async fn run(confirmed: ConfirmedRows, transport: Transport, rx: mpsc::Receiver<Job>) {
     let rows = Arc::new(Mutex::new(Rows::default()));
     run_batches(rx, BATCH, LANES, move |batch: Vec<Job>| {
-        let (store, transport, rows) = (store.clone(), transport.clone(), rows.clone());
-        async move { publish_batch(&store, &transport, &rows, batch).await }
+        let (confirmed, transport, rows) = (confirmed.clone(), transport.clone(), rows.clone());
+        async move { publish_batch(&confirmed, &transport, &rows, batch).await }
     })
     .await;
 }
 
-async fn publish_batch(store: &Store, transport: &Transport, rows: &Mutex<Rows>, batch: Vec<Job>) {
+async fn publish_batch(
+    confirmed_rows: &ConfirmedRows,
+    transport: &Transport,
+    rows: &Mutex<Rows>,
+    batch: Vec<Job>,
+) {
     let msgs: Vec<Outgoing> = batch.iter().map(|j| j.msg.clone()).collect();
     let results = transport.publish_many(&msgs).await;
     if let Some(Err(err)) = results.iter().find(|r| r.is_err()) {
@@ -130,7 +143,7 @@ async fn publish_batch(store: &Store, transport: &Transport, rows: &Mutex<Rows>,
         .collect();
     // The submitter hears as soon as the broker has the message; clearing the outbox
     // row is bookkeeping that may lag (or fail: the relay then publishes its commands
-    // again, duplicates the worker ignores).
+    // again, duplicates the worker ignores), and the next round need not wait for it.
     for (job, result) in batch.into_iter().zip(&results) {
         let _ = job.done.send(result.is_ok());
     }
@@ -138,11 +151,7 @@ async fn publish_batch(store: &Store, transport: &Transport, rows: &Mutex<Rows>,
         .lock()
         .expect("the row counts are never left poisoned")
         .settle(outcomes.into_iter());
-    if !confirmed.is_empty()
-        && let Err(err) = store.delete_outbox(&confirmed).await
-    {
-        tracing::warn!(error = %err, "could not clear confirmed outbox rows");
-    }
+    confirmed_rows.add(&confirmed).await;
 }
 
 #[cfg(test)]

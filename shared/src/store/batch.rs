@@ -97,8 +97,23 @@ const NEW_JOB_INSERT: &str = "INSERT INTO jobs (id, kind, version, idempotency_k
 type Inserted = (HashSet<Uuid>, HashMap<Uuid, OutboxRef>);
 
 /// Admissions as one transaction of two statements (SQLite has no data-modifying CTEs).
-async fn insert_admissions(store: &Store, items: &[&Admit]) -> Result<Inserted, StoreError> {
+async fn insert_admissions(
+    store: &Store,
+    items: &[&Admit],
+    clear: &[i64],
+) -> Result<Inserted, StoreError> {
     let mut tx = store.pool().begin().await?;
+    if !clear.is_empty() {
+        let sql = format!(
+            "DELETE FROM outbox WHERE id IN ({})",
+            super::rows::placeholders(1, clear.len())
+        );
+        let mut query = sqlx::query(&sql);
+        for id in clear {
+            query = query.bind(*id);
+        }
+        query.execute(&mut *tx).await?;
+    }
     let mut sql = Sql::new(format!("{NEW_JOB_INSERT} VALUES "));
     for (n, item) in items.iter().enumerate() {
         sql.row(n == 0, |s| {
@@ -163,10 +178,13 @@ async fn insert_admissions(store: &Store, items: &[&Admit]) -> Result<Inserted, 
 /// Admissions as a single statement: the job rows and their shared outbox row written by a
 /// data-modifying CTE, which PostgreSQL runs as one implicit transaction. One round trip
 /// instead of four (BEGIN, two INSERTs, COMMIT); the database's share of a job is
-/// mostly per-statement and per-round-trip work.
+/// mostly per-statement and per-round-trip work. The outbox rows in `clear` are deleted
+/// by the same statement, passed as one comma-separated parameter so the statement's
+/// text depends on the batch size only.
 async fn insert_admissions_in_one_statement(
     store: &Store,
     items: &[&Admit],
+    clear: &[i64],
 ) -> Result<Inserted, StoreError> {
     let mut sql = Sql::new(format!(
         "WITH input ({NEW_JOB_COLUMNS}, routing_key, available_at) AS (VALUES "
@@ -182,8 +200,13 @@ async fn insert_admissions_in_one_statement(
             Ok(values)
         })?;
     }
+    let cleared: Vec<String> = clear.iter().map(i64::to_string).collect();
+    let cleared = sql.bind(cleared.join(","))?;
     sql.text.push_str(&format!(
-        "), j AS (\
+        "), d AS (\
+           DELETE FROM outbox \
+           WHERE id = ANY(CAST(string_to_array({cleared}, ',') AS BIGINT[]))), \
+         j AS (\
            {NEW_JOB_INSERT} \
            SELECT {NEW_JOB_COLUMNS}, 'queued', 0, created_at, created_at FROM input \
            ON CONFLICT DO NOTHING RETURNING id), \
@@ -228,6 +251,17 @@ async fn insert_admissions_in_one_statement(
 impl Store {
     /// Admits many jobs in one transaction; one answer per item, in order.
     pub async fn admit_many(&self, items: &[Admit]) -> Result<Vec<Admission>, StoreError> {
+        self.admit_many_clearing(items, &[]).await
+    }
+
+    /// [`Store::admit_many`], deleting the outbox rows `clear` in the same transaction
+    /// (rows whose commands the broker confirmed: their delete then costs no commit of
+    /// its own).
+    pub async fn admit_many_clearing(
+        &self,
+        items: &[Admit],
+        clear: &[i64],
+    ) -> Result<Vec<Admission>, StoreError> {
         // A key or id seen twice in one batch goes through the single path after the
         // batch, so it sees the first one's row and answers `Existing` like any reuse.
         let (mut keys, mut ids) = (HashSet::new(), HashSet::new());
@@ -237,11 +271,13 @@ impl Store {
             keys.insert(job.idempotency_key.clone()) & ids.insert(job.id)
         });
         let mut answers: Vec<Option<Admission>> = vec![None; items.len()];
-        if !first.is_empty() {
+        if first.is_empty() {
+            self.delete_outbox(clear).await?;
+        } else {
             let rows: Vec<&Admit> = first.iter().map(|&i| &items[i]).collect();
             let (inserted, outbox_ids) = match self.backend() {
-                Backend::Postgres => insert_admissions_in_one_statement(self, &rows).await?,
-                Backend::Sqlite => insert_admissions(self, &rows).await?,
+                Backend::Postgres => insert_admissions_in_one_statement(self, &rows, clear).await?,
+                Backend::Sqlite => insert_admissions(self, &rows, clear).await?,
             };
             let created: Vec<usize> = first
                 .iter()
