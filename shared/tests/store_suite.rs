@@ -854,6 +854,94 @@ mod batches {
         assert_eq!(store.outbox_depth().await.unwrap(), 1);
     }
 
+    /// Claims and successes written together answer as each batch path alone, a claim
+    /// of a job finishing in the same batch included.
+    async fn claims_and_successes_go_together(store: Store) {
+        let admit = |key: &str| Admit {
+            job: new_job(key, 3),
+            outbox: None,
+        };
+        let items = [admit("cs-a"), admit("cs-b"), admit("cs-c")];
+        store.admit_many(&items).await.unwrap();
+        let [a, b, c] = [0, 1, 2].map(|i| items[i].job.id);
+        let now = now_ms();
+        let claims = store
+            .claim_many(&[a, b], now, now + 10_000, "w1")
+            .await
+            .unwrap();
+        assert!(claims.iter().all(|c| matches!(c, Claim::Claimed(_))));
+
+        let missing = Uuid::now_v7();
+        let (claims, done) = store
+            .claim_and_succeed_many(
+                &[c, a, missing],
+                &[
+                    (a, 1, serde_json::json!({"a": 1})),
+                    (b, 7, serde_json::json!({})),
+                ],
+                now,
+                now + 10_000,
+                "w1",
+            )
+            .await
+            .unwrap();
+        assert_eq!(done, [true, false], "b's attempt 7 is not the running one");
+        assert!(matches!(&claims[0], Claim::Claimed(j) if j.id == c && j.attempts == 1));
+        // A duplicate delivery of the job that just finished finds it done.
+        assert!(matches!(claims[1], Claim::Settled(JobStatus::Succeeded)));
+        assert!(matches!(claims[2], Claim::Missing));
+
+        let job = store.job(a).await.unwrap().unwrap();
+        assert_eq!(job.result, Some(serde_json::json!({"a": 1})));
+        let trail: Vec<String> = store
+            .events(a)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| format!("{} {} {}", e.event, e.attempt, e.actor))
+            .collect();
+        assert_eq!(
+            trail,
+            ["accepted 0 tester", "started 1 w1", "succeeded 1 w1"]
+        );
+        assert_eq!(
+            store.job(b).await.unwrap().unwrap().status,
+            JobStatus::Running
+        );
+        let c_job = store.job(c).await.unwrap().unwrap();
+        assert_eq!((c_job.status, c_job.attempts), (JobStatus::Running, 1));
+
+        // Either kind alone.
+        let (claims, done) = store
+            .claim_and_succeed_many(&[], &[(c, 1, serde_json::json!(null))], now, now, "w1")
+            .await
+            .unwrap();
+        assert!(claims.is_empty());
+        assert_eq!(done, [true]);
+        let (claims, done) = store
+            .claim_and_succeed_many(&[c], &[], now, now, "w1")
+            .await
+            .unwrap();
+        assert!(matches!(claims[0], Claim::Settled(JobStatus::Succeeded)));
+        assert!(done.is_empty());
+    }
+
+    #[tokio::test]
+    async fn claims_and_successes_go_together_on_sqlite() {
+        let db = TestDb::sqlite();
+        claims_and_successes_go_together(db.store().await).await;
+        db.drop_db().await;
+    }
+
+    #[tokio::test]
+    async fn claims_and_successes_go_together_on_postgres() {
+        let db = TestDb::postgres().await;
+        let store = db.store().await;
+        claims_and_successes_go_together(store.clone()).await;
+        store.close().await;
+        db.drop_db().await;
+    }
+
     #[tokio::test]
     async fn batches_behave_like_single_jobs_on_sqlite() {
         let db = TestDb::sqlite();

@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::jobs::{JOB_COLUMNS, JobRecord};
 use super::outbox::{OutboxEntry, OutboxRef};
-use super::rows::{opt_int, text, uuid};
+use super::rows::{opt_int, opt_text, text, uuid};
 use super::{Admission, Backend, Claim, NewJob, Store, StoreError};
 use crate::clock::Millis;
 use crate::job::JobStatus;
@@ -376,32 +376,27 @@ impl Store {
         worker: &str,
     ) -> Result<Vec<Claim>, StoreError> {
         let mut sql = Sql::new(String::new());
-        let lease = sql.bind(lease_until)?;
-        let at = sql.bind(now)?;
-        let due = sql.bind(now + super::jobs::DUE_TOLERANCE_MS)?;
-        let mut list = Vec::with_capacity(ids.len());
-        for id in ids {
-            list.push(sql.bind(id.to_string())?);
-        }
-        let by = sql.bind(worker.to_owned())?;
-        // A running job whose lease expired goes through the single path, which first
-        // stores the lost attempt's `started` event that its row still implies.
-        sql.text = format!(
-            "UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_until = {lease}, \
-             started_at = COALESCE(started_at, {at}), updated_at = {at}, \
-             run_at = {at}, run_by = {by} \
-             WHERE id IN ({}) AND attempts < max_attempts \
-               AND status IN ('queued', 'retrying') AND next_attempt_at <= {due} \
-             RETURNING {JOB_COLUMNS}",
-            list.join(", ")
-        );
+        sql.text = claim_statement(&mut sql, ids, now, lease_until, worker)?;
         let claimed: HashMap<Uuid, JobRecord> = sqlx::query_with(&sql.text, sql.args)
             .fetch_all(self.pool())
             .await?
             .iter()
             .map(|row| JobRecord::from_row(row).map(|j| (j.id, j)))
             .collect::<Result<_, _>>()?;
+        self.answer_claims(ids, &claimed, now, lease_until, worker)
+            .await
+    }
 
+    /// One answer per id: the batch statement's row where it claimed the job, the
+    /// single path's answer where it did not (and for an id asked twice).
+    async fn answer_claims(
+        &self,
+        ids: &[Uuid],
+        claimed: &HashMap<Uuid, JobRecord>,
+        now: Millis,
+        lease_until: Millis,
+        worker: &str,
+    ) -> Result<Vec<Claim>, StoreError> {
         let mut answers = Vec::with_capacity(ids.len());
         let mut handed_out = HashSet::new();
         for id in ids {
@@ -413,6 +408,77 @@ impl Store {
             }
         }
         Ok(answers)
+    }
+
+    /// Claims and successes together: on PostgreSQL one statement for both (the worker's
+    /// two hot writes then cost one round trip and one commit), on SQLite the two batch
+    /// statements. Answers as [`Store::claim_many`] and [`Store::succeed_many`].
+    pub async fn claim_and_succeed_many(
+        &self,
+        claims: &[Uuid],
+        successes: &[(Uuid, i64, serde_json::Value)],
+        now: Millis,
+        lease_until: Millis,
+        worker: &str,
+    ) -> Result<(Vec<Claim>, Vec<bool>), StoreError> {
+        // One statement must not update a row twice: a claim of a job that also
+        // finishes here goes to the single path afterwards, like any job not plainly
+        // due.
+        let finishing: HashSet<Uuid> = successes.iter().map(|(id, _, _)| *id).collect();
+        let batch_claims: Vec<Uuid> = claims
+            .iter()
+            .copied()
+            .filter(|id| !finishing.contains(id))
+            .collect();
+        if batch_claims.is_empty() || successes.is_empty() || self.backend() == Backend::Sqlite {
+            // Successes first: a claim of a job finishing in the same batch (a
+            // duplicate delivery) then finds it done.
+            let done = self.succeed_many(successes, now, worker).await?;
+            let claimed = match claims.is_empty() {
+                true => Vec::new(),
+                false => self.claim_many(claims, now, lease_until, worker).await?,
+            };
+            return Ok((claimed, done));
+        }
+        let mut sql = Sql::new(String::new());
+        let succeed = success_statement(&mut sql, successes, now, worker)?;
+        let claim = claim_statement(&mut sql, &batch_claims, now, lease_until, worker)?;
+        // At least one row comes back (the successes' ids, aggregated), with the claimed
+        // jobs' columns where there are any.
+        sql.text = format!(
+            "WITH s AS ({succeed}), c AS ({claim}) \
+             SELECT c.*, d.done FROM (SELECT STRING_AGG(s.id, ',') AS done FROM s) AS d \
+             LEFT JOIN c ON TRUE"
+        );
+        let rows = sqlx::query_with(&sql.text, sql.args)
+            .fetch_all(self.pool())
+            .await?;
+        let mut claimed = HashMap::new();
+        let mut done = HashSet::new();
+        for (n, row) in rows.iter().enumerate() {
+            if n == 0
+                && let Some(ids) = opt_text(row, "done")?
+            {
+                for id in ids.split(',') {
+                    done.insert(
+                        Uuid::parse_str(id)
+                            .map_err(|e| StoreError::Corrupt(format!("done: {e}")))?,
+                    );
+                }
+            }
+            if opt_text(row, "id")?.is_some() {
+                let job = JobRecord::from_row(row)?;
+                claimed.insert(job.id, job);
+            }
+        }
+        let done = successes
+            .iter()
+            .map(|(id, _, _)| done.contains(id))
+            .collect();
+        let claimed = self
+            .answer_claims(claims, &claimed, now, lease_until, worker)
+            .await?;
+        Ok((claimed, done))
     }
 
     /// Records many successful attempts at once: (job id, attempt, result) each. One
@@ -427,27 +493,7 @@ impl Store {
             return Ok(Vec::new());
         }
         let mut sql = Sql::new(String::new());
-        let at = sql.bind(now)?;
-        let mut rows = Vec::with_capacity(items.len());
-        for (id, attempt, result) in items {
-            rows.push(format!(
-                "({}, {}, {})",
-                sql.bind(id.to_string())?,
-                sql.bind(*attempt)?,
-                sql.bind(result.to_string())?
-            ));
-        }
-        let actor = sql.bind(actor.to_owned())?;
-        // VALUES columns are named column1, column2, … in both SQLite and PostgreSQL.
-        // `run_by` set is what makes the row imply the `succeeded` event.
-        sql.text = format!(
-            "UPDATE jobs SET status = 'succeeded', updated_at = {at}, lease_until = NULL, \
-             last_error = NULL, result = v.column3, finished_at = {at}, run_by = {actor} \
-             FROM (VALUES {}) AS v \
-             WHERE jobs.id = v.column1 AND jobs.attempts = v.column2 AND jobs.status = 'running' \
-             RETURNING jobs.id AS id",
-            rows.join(", ")
-        );
+        sql.text = success_statement(&mut sql, items, now, actor)?;
         let done: HashSet<Uuid> = sqlx::query_with(&sql.text, sql.args)
             .fetch_all(self.pool())
             .await?
@@ -456,4 +502,65 @@ impl Store {
             .collect::<Result<_, _>>()?;
         Ok(items.iter().map(|(id, _, _)| done.contains(id)).collect())
     }
+}
+
+/// The batch claim: starts the next attempt of each id that is plainly due, returning
+/// the claimed rows.
+fn claim_statement(
+    sql: &mut Sql<'_>,
+    ids: &[Uuid],
+    now: Millis,
+    lease_until: Millis,
+    worker: &str,
+) -> Result<String, StoreError> {
+    let lease = sql.bind(lease_until)?;
+    let at = sql.bind(now)?;
+    let due = sql.bind(now + super::jobs::DUE_TOLERANCE_MS)?;
+    let mut list = Vec::with_capacity(ids.len());
+    for id in ids {
+        list.push(sql.bind(id.to_string())?);
+    }
+    let by = sql.bind(worker.to_owned())?;
+    // A running job whose lease expired goes through the single path, which first
+    // stores the lost attempt's `started` event that its row still implies.
+    Ok(format!(
+        "UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_until = {lease}, \
+         started_at = COALESCE(started_at, {at}), updated_at = {at}, \
+         run_at = {at}, run_by = {by} \
+         WHERE id IN ({}) AND attempts < max_attempts \
+           AND status IN ('queued', 'retrying') AND next_attempt_at <= {due} \
+         RETURNING {JOB_COLUMNS}",
+        list.join(", ")
+    ))
+}
+
+/// The batch success: records each (id, attempt, result) whose attempt is still the
+/// running one, returning their ids.
+fn success_statement(
+    sql: &mut Sql<'_>,
+    items: &[(Uuid, i64, serde_json::Value)],
+    now: Millis,
+    actor: &str,
+) -> Result<String, StoreError> {
+    let at = sql.bind(now)?;
+    let mut rows = Vec::with_capacity(items.len());
+    for (id, attempt, result) in items {
+        rows.push(format!(
+            "({}, {}, {})",
+            sql.bind(id.to_string())?,
+            sql.bind(*attempt)?,
+            sql.bind(result.to_string())?
+        ));
+    }
+    let actor = sql.bind(actor.to_owned())?;
+    // VALUES columns are named column1, column2, … in both SQLite and PostgreSQL.
+    // `run_by` set is what makes the row imply the `succeeded` event.
+    Ok(format!(
+        "UPDATE jobs SET status = 'succeeded', updated_at = {at}, lease_until = NULL, \
+         last_error = NULL, result = v.column3, finished_at = {at}, run_by = {actor} \
+         FROM (VALUES {}) AS v \
+         WHERE jobs.id = v.column1 AND jobs.attempts = v.column2 AND jobs.status = 'running' \
+         RETURNING jobs.id AS id",
+        rows.join(", ")
+    ))
 }

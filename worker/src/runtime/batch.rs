@@ -1,10 +1,11 @@
 //! Group commit for the worker's two hot writes: starting an attempt and recording a
-//! success. Deliveries hand them to one task each, which writes whatever has gathered
-//! in one transaction; a lone delivery is written at once, so nothing waits on purpose.
-
-use std::time::Duration;
+//! success. Deliveries hand both to one task, which writes whatever has gathered; on
+//! PostgreSQL the claims and successes of a batch are one statement, so a job costs the
+//! database half the round trips and commits of a writer per kind. A lone write is
+//! written at once, so nothing waits on purpose.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use longshore_shared::batching::{LANES, run_batches};
 use longshore_shared::clock::{millis, now_ms};
@@ -13,113 +14,41 @@ use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 /// Most writes in one transaction.
-const BATCH: usize = 128;
+const BATCH: usize = 256;
 
 type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 
-/// Starts attempts: `claim` answers like [`Store::claim`].
-#[derive(Clone)]
-pub(crate) struct Claimer {
-    tx: mpsc::Sender<(Uuid, Reply<Claim>)>,
+/// (job id, attempt, result).
+type Success = (Uuid, i64, serde_json::Value);
+
+enum Write {
+    /// Start the next attempt: answers like [`Store::claim`].
+    Claim(Uuid, Reply<Claim>),
+    /// Record a success: answers like [`Store::end_attempt`] with
+    /// `AttemptEnd::Succeeded`.
+    Succeed(Success, Reply<bool>),
 }
 
-impl Claimer {
+#[derive(Clone)]
+pub(crate) struct AttemptWriter {
+    tx: mpsc::Sender<Write>,
+}
+
+impl AttemptWriter {
     pub(crate) fn start(store: Store, lease: Duration, worker: String) -> Self {
-        let (tx, rx) = mpsc::channel::<(Uuid, Reply<Claim>)>(BATCH * 4);
+        let (tx, rx) = mpsc::channel::<Write>(BATCH * 4);
         let worker = Arc::new(worker);
-        tokio::spawn(run_batches(
-            rx,
-            BATCH,
-            LANES,
-            move |batch: Vec<(Uuid, Reply<Claim>)>| {
-                let (store, worker) = (store.clone(), worker.clone());
-                async move { claim_batch(&store, lease, &worker, batch).await }
-            },
-        ));
-        Claimer { tx }
+        tokio::spawn(run_batches(rx, BATCH, LANES, move |batch: Vec<Write>| {
+            let (store, worker) = (store.clone(), worker.clone());
+            async move { write_batch(&store, lease, &worker, batch).await }
+        }));
+        AttemptWriter { tx }
     }
 
     pub(crate) async fn claim(&self, id: Uuid) -> Result<Claim, StoreError> {
         let (reply, answer) = oneshot::channel();
-        self.tx
-            .send((id, reply))
-            .await
-            .map_err(|_| StoreError::Corrupt("the claim task has stopped".into()))?;
-        answer
-            .await
-            .map_err(|_| StoreError::Corrupt("the claim task has stopped".into()))?
-    }
-}
-
-async fn claim_batch(
-    store: &Store,
-    lease: Duration,
-    worker: &str,
-    batch: Vec<(Uuid, Reply<Claim>)>,
-) {
-    let (ids, replies): (Vec<Uuid>, Vec<Reply<Claim>>) = batch.into_iter().unzip();
-    let now = now_ms();
-    let lease_until = now + millis(lease);
-    // Even a lone claim takes the batch path: one statement, where the single path is a
-    // transaction of several round trips (it also classifies what is not plainly due,
-    // which the batch path hands it).
-    match store.claim_many(&ids, now, lease_until, worker).await {
-        Ok(answers) => {
-            for (reply, answer) in replies.into_iter().zip(answers) {
-                let _ = reply.send(Ok(answer));
-            }
-        }
-        Err(err) => {
-            tracing::warn!(error = %err, size = ids.len(), "batched claim failed; claiming one by one");
-            for (id, reply) in ids.into_iter().zip(replies) {
-                let _ = reply.send(store.claim(id, now, lease_until, worker).await);
-            }
-        }
-    }
-}
-
-/// Records successes: `succeed` answers like [`Store::end_attempt`] with
-/// `AttemptEnd::Succeeded`.
-/// (job id, attempt, result).
-type Success = (Uuid, i64, serde_json::Value);
-
-#[derive(Clone)]
-pub(crate) struct Completer {
-    tx: mpsc::Sender<(Success, Reply<bool>)>,
-}
-
-async fn succeed_batch(store: &Store, worker: &str, batch: Vec<(Success, Reply<bool>)>) {
-    let (items, replies): (Vec<Success>, Vec<Reply<bool>>) = batch.into_iter().unzip();
-    match store.succeed_many(&items, now_ms(), worker).await {
-        Ok(answers) => {
-            for (reply, answer) in replies.into_iter().zip(answers) {
-                let _ = reply.send(Ok(answer));
-            }
-        }
-        Err(err) => {
-            tracing::warn!(error = %err, size = items.len(), "batched success failed; recording one by one");
-            for ((id, attempt, result), reply) in items.into_iter().zip(replies) {
-                let end = AttemptEnd::Succeeded { result: &result };
-                let _ = reply.send(store.end_attempt(id, attempt, &end, now_ms(), worker).await);
-            }
-        }
-    }
-}
-
-impl Completer {
-    pub(crate) fn start(store: Store, worker: String) -> Self {
-        let (tx, rx) = mpsc::channel::<(Success, Reply<bool>)>(BATCH * 4);
-        let worker = Arc::new(worker);
-        tokio::spawn(run_batches(
-            rx,
-            BATCH,
-            LANES,
-            move |batch: Vec<(Success, Reply<bool>)>| {
-                let (store, worker) = (store.clone(), worker.clone());
-                async move { succeed_batch(&store, &worker, batch).await }
-            },
-        ));
-        Completer { tx }
+        self.send(Write::Claim(id, reply)).await?;
+        answer.await.map_err(|_| stopped())?
     }
 
     pub(crate) async fn succeed(
@@ -129,12 +58,64 @@ impl Completer {
         result: serde_json::Value,
     ) -> Result<bool, StoreError> {
         let (reply, answer) = oneshot::channel();
-        self.tx
-            .send(((id, attempt, result), reply))
-            .await
-            .map_err(|_| StoreError::Corrupt("the completion task has stopped".into()))?;
-        answer
-            .await
-            .map_err(|_| StoreError::Corrupt("the completion task has stopped".into()))?
+        self.send(Write::Succeed((id, attempt, result), reply))
+            .await?;
+        answer.await.map_err(|_| stopped())?
+    }
+
+    async fn send(&self, write: Write) -> Result<(), StoreError> {
+        self.tx.send(write).await.map_err(|_| stopped())
+    }
+}
+
+fn stopped() -> StoreError {
+    StoreError::Corrupt("the attempt-writing task has stopped".into())
+}
+
+async fn write_batch(store: &Store, lease: Duration, worker: &str, batch: Vec<Write>) {
+    let mut claims = Vec::new();
+    let mut claim_replies = Vec::new();
+    let mut successes = Vec::new();
+    let mut success_replies = Vec::new();
+    for write in batch {
+        match write {
+            Write::Claim(id, reply) => {
+                claims.push(id);
+                claim_replies.push(reply);
+            }
+            Write::Succeed(success, reply) => {
+                successes.push(success);
+                success_replies.push(reply);
+            }
+        }
+    }
+    let now = now_ms();
+    let lease_until = now + millis(lease);
+    // Even a lone claim takes the batch path: one statement, where the single path is a
+    // transaction of several round trips (it also classifies what is not plainly due,
+    // which the batch path hands it).
+    match store
+        .claim_and_succeed_many(&claims, &successes, now, lease_until, worker)
+        .await
+    {
+        Ok((claimed, done)) => {
+            for (reply, answer) in claim_replies.into_iter().zip(claimed) {
+                let _ = reply.send(Ok(answer));
+            }
+            for (reply, answer) in success_replies.into_iter().zip(done) {
+                let _ = reply.send(Ok(answer));
+            }
+        }
+        Err(err) => {
+            tracing::warn!(error = %err, claims = claims.len(), successes = successes.len(),
+                "batched attempt writes failed; writing one by one");
+            for ((id, attempt, result), reply) in successes.into_iter().zip(success_replies) {
+                let end = AttemptEnd::Succeeded { result: &result };
+                let _ = reply.send(store.end_attempt(id, attempt, &end, now_ms(), worker).await);
+            }
+            for (id, reply) in claims.into_iter().zip(claim_replies) {
+                let _ = reply.send(store.claim(id, now, lease_until, worker).await);
+            }
+        }
     }
 }

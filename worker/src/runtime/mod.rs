@@ -36,8 +36,7 @@ pub struct Runtime {
     pub(crate) transport: Transport,
     pub(crate) registry: Registry,
     pub(crate) services: Arc<Services>,
-    pub(crate) claimer: batch::Claimer,
-    pub(crate) completer: batch::Completer,
+    pub(crate) writer: batch::AttemptWriter,
 }
 
 impl Runtime {
@@ -49,12 +48,7 @@ impl Runtime {
     ) -> Arc<Self> {
         let store = services.store.clone();
         Arc::new(Runtime {
-            claimer: batch::Claimer::start(
-                store.clone(),
-                settings.lease,
-                settings.worker_id.clone(),
-            ),
-            completer: batch::Completer::start(store, settings.worker_id.clone()),
+            writer: batch::AttemptWriter::start(store, settings.lease, settings.worker_id.clone()),
             settings,
             transport,
             registry,

@@ -62,7 +62,7 @@ impl Runtime {
         let now = now_ms();
         let lease_until = now + millis(self.settings.lease);
         let worker = self.settings.worker_id.as_str();
-        let mut claim = self.claimer.claim(id).await;
+        let mut claim = self.writer.claim(id).await;
         if matches!(claim, Ok(Claim::Missing)) {
             // First sight of a command published straight to the exchange: it gets
             // the checks the api would have made, and a job row.
@@ -254,7 +254,7 @@ impl Runtime {
         let status = end.status();
         let recorded = match &end {
             AttemptEnd::Succeeded { result } => {
-                self.completer
+                self.writer
                     .succeed(job.id, job.attempts, (*result).clone())
                     .await
             }
