@@ -64,6 +64,9 @@ impl ConfirmedRows {
     }
 
     fn queue(&self, ids: &[i64]) {
+        if ids.is_empty() {
+            return;
+        }
         let mut state = self.lock();
         state.ids.extend_from_slice(ids);
         if !state.timer {
@@ -82,30 +85,24 @@ impl ConfirmedRows {
     }
 
     pub fn give_back(&self, ids: Vec<i64>) {
-        if !ids.is_empty() {
-            self.queue(&ids);
-        }
+        self.queue(&ids);
     }
 
     /// Waits while the admitter keeps taking rows; deletes what it left once it stops.
     async fn delete_when_idle(self) {
-        loop {
+        let ids = loop {
             tokio::time::sleep(self.linger).await;
-            let ids = {
-                let mut state = self.lock();
-                if state.ids.is_empty() {
-                    state.timer = false;
-                    return;
-                }
-                if std::mem::take(&mut state.taken) {
-                    continue;
-                }
+            let mut state = self.lock();
+            if state.ids.is_empty() {
                 state.timer = false;
-                std::mem::take(&mut state.ids)
-            };
-            self.delete(&ids).await;
-            return;
-        }
+                return;
+            }
+            if !std::mem::take(&mut state.taken) {
+                state.timer = false;
+                break std::mem::take(&mut state.ids);
+            }
+        };
+        self.delete(&ids).await;
     }
 
     async fn delete(&self, ids: &[i64]) {

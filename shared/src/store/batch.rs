@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::jobs::{JOB_COLUMNS, JobRecord};
 use super::outbox::{OutboxEntry, OutboxRef};
-use super::rows::{opt_int, opt_text, text, uuid};
+use super::rows::{opt_int, opt_text, text, uuid, uuid_list};
 use super::{Admission, Backend, Claim, NewJob, Store, StoreError};
 use crate::clock::Millis;
 use crate::job::JobStatus;
@@ -97,23 +97,8 @@ const NEW_JOB_INSERT: &str = "INSERT INTO jobs (id, kind, version, idempotency_k
 type Inserted = (HashSet<Uuid>, HashMap<Uuid, OutboxRef>);
 
 /// Admissions as one transaction of two statements (SQLite has no data-modifying CTEs).
-async fn insert_admissions(
-    store: &Store,
-    items: &[&Admit],
-    clear: &[i64],
-) -> Result<Inserted, StoreError> {
+async fn insert_admissions(store: &Store, items: &[&Admit]) -> Result<Inserted, StoreError> {
     let mut tx = store.pool().begin().await?;
-    if !clear.is_empty() {
-        let sql = format!(
-            "DELETE FROM outbox WHERE id IN ({})",
-            super::rows::placeholders(1, clear.len())
-        );
-        let mut query = sqlx::query(&sql);
-        for id in clear {
-            query = query.bind(*id);
-        }
-        query.execute(&mut *tx).await?;
-    }
     let mut sql = Sql::new(format!("{NEW_JOB_INSERT} VALUES "));
     for (n, item) in items.iter().enumerate() {
         sql.row(n == 0, |s| {
@@ -254,9 +239,10 @@ impl Store {
         self.admit_many_clearing(items, &[]).await
     }
 
-    /// [`Store::admit_many`], deleting the outbox rows `clear` in the same transaction
-    /// (rows whose commands the broker confirmed: their delete then costs no commit of
-    /// its own).
+    /// [`Store::admit_many`], deleting the outbox rows `clear` (rows whose commands the
+    /// broker confirmed). On PostgreSQL the admission statement deletes them, so their
+    /// delete costs no round trip or commit of its own; on SQLite, where the publisher
+    /// deletes its rows itself, they go just before.
     pub async fn admit_many_clearing(
         &self,
         items: &[Admit],
@@ -271,13 +257,15 @@ impl Store {
             keys.insert(job.idempotency_key.clone()) & ids.insert(job.id)
         });
         let mut answers: Vec<Option<Admission>> = vec![None; items.len()];
-        if first.is_empty() {
+        let in_statement = self.backend() == Backend::Postgres && !first.is_empty();
+        if !in_statement {
             self.delete_outbox(clear).await?;
-        } else {
+        }
+        if !first.is_empty() {
             let rows: Vec<&Admit> = first.iter().map(|&i| &items[i]).collect();
             let (inserted, outbox_ids) = match self.backend() {
                 Backend::Postgres => insert_admissions_in_one_statement(self, &rows, clear).await?,
-                Backend::Sqlite => insert_admissions(self, &rows, clear).await?,
+                Backend::Sqlite => insert_admissions(self, &rows).await?,
             };
             let created: Vec<usize> = first
                 .iter()
@@ -434,9 +422,10 @@ impl Store {
             // Successes first: a claim of a job finishing in the same batch (a
             // duplicate delivery) then finds it done.
             let done = self.succeed_many(successes, now, worker).await?;
-            let claimed = match claims.is_empty() {
-                true => Vec::new(),
-                false => self.claim_many(claims, now, lease_until, worker).await?,
+            let claimed = if claims.is_empty() {
+                Vec::new()
+            } else {
+                self.claim_many(claims, now, lease_until, worker).await?
             };
             return Ok((claimed, done));
         }
@@ -453,19 +442,17 @@ impl Store {
         let rows = sqlx::query_with(&sql.text, sql.args)
             .fetch_all(self.pool())
             .await?;
+        // `done` is the same on every row; the claim columns are NULL when nothing was
+        // claimed.
+        let done: HashSet<Uuid> = match rows.first() {
+            Some(row) => uuid_list(row, "done")?
+                .unwrap_or_default()
+                .into_iter()
+                .collect(),
+            None => HashSet::new(),
+        };
         let mut claimed = HashMap::new();
-        let mut done = HashSet::new();
-        for (n, row) in rows.iter().enumerate() {
-            if n == 0
-                && let Some(ids) = opt_text(row, "done")?
-            {
-                for id in ids.split(',') {
-                    done.insert(
-                        Uuid::parse_str(id)
-                            .map_err(|e| StoreError::Corrupt(format!("done: {e}")))?,
-                    );
-                }
-            }
+        for row in &rows {
             if opt_text(row, "id")?.is_some() {
                 let job = JobRecord::from_row(row)?;
                 claimed.insert(job.id, job);

@@ -11,7 +11,7 @@
 use sqlx::{Any, Transaction};
 use uuid::Uuid;
 
-use super::rows::{int, opt_text, uuid};
+use super::rows::{int, uuid, uuid_list};
 use super::{Backend, Store, StoreError};
 use crate::clock::Millis;
 
@@ -41,14 +41,8 @@ pub struct OutboxMessage {
 
 /// The jobs a row names: `job_ids` when it holds a batch, else `job_id`.
 fn row_jobs(row: &sqlx::any::AnyRow) -> Result<Vec<Uuid>, StoreError> {
-    match opt_text(row, "job_ids")? {
-        Some(list) => list
-            .split(',')
-            .map(|id| {
-                Uuid::parse_str(id)
-                    .map_err(|_| StoreError::Corrupt(format!("outbox job id `{id}`")))
-            })
-            .collect(),
+    match uuid_list(row, "job_ids")? {
+        Some(ids) => Ok(ids),
         None => Ok(vec![uuid(row, "job_id")?]),
     }
 }

@@ -33,6 +33,20 @@ pub(crate) fn uuid(row: &AnyRow, col: &str) -> Result<Uuid, StoreError> {
     Uuid::parse_str(&s).map_err(|e| StoreError::Corrupt(format!("{col}: {e}")))
 }
 
+/// Column `col` as a comma-separated list of uuids (`STRING_AGG` of job ids); none when
+/// the column is NULL.
+pub(crate) fn uuid_list(row: &AnyRow, col: &str) -> Result<Option<Vec<Uuid>>, StoreError> {
+    opt_text(row, col)?
+        .map(|list| {
+            list.split(',')
+                .map(|id| {
+                    Uuid::parse_str(id).map_err(|_| StoreError::Corrupt(format!("{col}: `{id}`")))
+                })
+                .collect()
+        })
+        .transpose()
+}
+
 pub(crate) fn json(row: &AnyRow, col: &str) -> Result<serde_json::Value, StoreError> {
     let s = text(row, col)?;
     serde_json::from_str(&s).map_err(|e| StoreError::Corrupt(format!("{col}: {e}")))
