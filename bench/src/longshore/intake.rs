@@ -117,9 +117,10 @@ impl Suite for IntakeSuite {
             "{SUITE_NAME}: `longshore api` (release build, PostgreSQL store on a fresh database, \
              RabbitMQ, `LONGSHORE_DATABASE_MAX_CONNECTIONS={}`, {}, log level warn) and no worker; the \
              harness sends {} `POST /v1/commands` `{{\"kind\":\"diag.noop\",\"payload\":{{}}}}` from \
-             C = {} loops, each over a keep-alive HTTP/1.1 connection of its own (hyper), sending \
-             its next request when the previous one is answered, after max(50, 4·C) untimed warm-up \
-             requests; a fresh installation per C. Rate counts `202 Accepted` answers (any other answer fails \
+             C = {} loops, each over a keep-alive HTTP/1.1 connection of its own (the same request \
+             bytes written each time, answers parsed with httparse), sending its next request \
+             when the previous one is answered, after max(50, 4·C) untimed warm-up requests; a \
+             fresh installation per C. Rate counts `202 Accepted` answers (any other answer fails \
              the run); latency is per request, nearest rank; CPU \"api\" is the api process; the load \
              generator runs in the harness, whose own CPU is shown apart and counted in no total.",
             s.db_max_connections,
