@@ -109,17 +109,14 @@ impl Intake {
             Some(key) => crate::command::envelope::key_to_id(key),
             None => Uuid::now_v7(),
         };
-        let key = sub
-            .idempotency_key
-            .clone()
-            .unwrap_or_else(|| id.to_string());
-        let request_hash = request_hash(&sub);
+        // Only a key can be reused, so only a keyed request needs its digest.
+        let request_hash = sub.idempotency_key.as_ref().map(|_| request_hash(&sub));
         let now = now_ms();
         let envelope = Envelope {
             id: Some(id),
             kind: sub.kind.clone(),
             version: sub.version,
-            idempotency_key: Some(key.clone()),
+            idempotency_key: sub.idempotency_key.clone(),
             tenant: sub.tenant.clone(),
             requested_by: Some(sub.requested_by.clone()),
             target: sub.target.clone(),
@@ -130,7 +127,7 @@ impl Intake {
             id,
             kind: sub.kind.clone(),
             version: i64::from(sub.version),
-            idempotency_key: key.clone(),
+            idempotency_key: sub.idempotency_key.clone(),
             request_hash: request_hash.clone(),
             tenant: sub.tenant.clone(),
             requested_by: sub.requested_by.clone(),
@@ -163,12 +160,13 @@ impl Intake {
                 request_hash: existing_hash,
                 status,
             } => {
-                if existing_hash == request_hash {
+                if request_hash.as_ref() == Some(&existing_hash) {
                     Ok(Submitted::Existing {
                         id: existing,
                         status,
                     })
                 } else {
+                    let key = sub.idempotency_key.unwrap_or_else(|| id.to_string());
                     Err(IntakeError::KeyReused { key, id: existing })
                 }
             }

@@ -120,8 +120,8 @@ async fn the_relay_publishes_the_jobs_command() {
         id: uuid::Uuid::now_v7(),
         kind: "diag.noop".into(),
         version: 1,
-        idempotency_key: "relay-key".into(),
-        request_hash: "h".into(),
+        idempotency_key: Some("relay-key".into()),
+        request_hash: Some("h".into()),
         tenant: Some("acme".into()),
         requested_by: "cron".into(),
         target: "default".into(),
@@ -170,7 +170,7 @@ async fn the_relay_publishes_the_jobs_command() {
     // A row whose job was removed is cleared without publishing anything.
     let orphan = NewJob {
         id: uuid::Uuid::now_v7(),
-        idempotency_key: "orphan-key".into(),
+        idempotency_key: Some("orphan-key".into()),
         ..job
     };
     store.admit(&orphan, Some(&entry)).await.unwrap();
@@ -271,8 +271,8 @@ async fn the_relay_publishes_every_job_of_a_shared_row(store: Store) {
                 id: uuid::Uuid::now_v7(),
                 kind: "diag.noop".into(),
                 version: 1,
-                idempotency_key: format!("shared-row-{i}"),
-                request_hash: "h".into(),
+                idempotency_key: Some(format!("shared-row-{i}")),
+                request_hash: Some("h".into()),
                 tenant: None,
                 requested_by: "tester".into(),
                 target: "default".into(),

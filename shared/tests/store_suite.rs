@@ -16,8 +16,8 @@ fn new_job(key: &str, max_attempts: i64) -> NewJob {
         id: Uuid::now_v7(),
         kind: "diag.noop".into(),
         version: 1,
-        idempotency_key: key.into(),
-        request_hash: "h1".into(),
+        idempotency_key: Some(key.into()),
+        request_hash: Some("h1".into()),
         tenant: Some("t1".into()),
         requested_by: "tester".into(),
         target: "default".into(),
@@ -39,7 +39,7 @@ async fn admission_is_idempotent_by_key(store: &Store) {
     let first = store.admit(&job, Some(&entry())).await.unwrap();
     assert!(matches!(first, Admission::Created { outbox: Some(_) }));
     let mut again = new_job("same-key", 3);
-    again.request_hash = "h2".into();
+    again.request_hash = Some("h2".into());
     match store.admit(&again, Some(&entry())).await.unwrap() {
         Admission::Existing {
             id,
@@ -526,6 +526,97 @@ async fn the_accepted_event_comes_from_the_job_row_on_postgres() {
     db.drop_db().await;
 }
 
+/// A job admitted without an idempotency key answers to its id: reads give the id as its
+/// key and an empty request hash, whatever the backend stores (PostgreSQL nothing, so no
+/// second unique index entry; SQLite, whose columns stay NOT NULL, the id and '').
+async fn keyless_jobs_answer_to_their_id(db: &TestDb, stores_nothing: bool) {
+    let store = db.store().await;
+    let keyless = || {
+        let mut job = new_job("unused", 3);
+        job.idempotency_key = None;
+        job.request_hash = None;
+        job
+    };
+    let (a, b, single) = (keyless(), keyless(), keyless());
+    let batch: Vec<longshore_shared::store::Admit> = [a.clone(), b.clone()]
+        .into_iter()
+        .map(|job| longshore_shared::store::Admit {
+            job,
+            outbox: Some(entry()),
+        })
+        .collect();
+    let answers = store.admit_many(&batch).await.unwrap();
+    assert!(
+        answers
+            .iter()
+            .all(|a| matches!(a, Admission::Created { outbox: Some(_) })),
+        "two keyless jobs in one batch are both created: {answers:?}"
+    );
+    assert!(matches!(
+        store.admit(&single, None).await.unwrap(),
+        Admission::Created { outbox: None }
+    ));
+    for job in [&a, &b, &single] {
+        let stored = store.job(job.id).await.unwrap().unwrap();
+        assert_eq!(
+            (stored.idempotency_key, stored.request_hash.as_str()),
+            (job.id.to_string(), "")
+        );
+    }
+    // The same job again, alone or in a batch, is the existing one.
+    match store.admit(&a, Some(&entry())).await.unwrap() {
+        Admission::Existing {
+            id, request_hash, ..
+        } => assert_eq!((id, request_hash.as_str()), (a.id, "")),
+        other => panic!("expected the existing job, got {other:?}"),
+    }
+    let again = [longshore_shared::store::Admit {
+        job: b.clone(),
+        outbox: None,
+    }];
+    assert!(matches!(
+        &store.admit_many(&again).await.unwrap()[0],
+        Admission::Existing { id, .. } if *id == b.id
+    ));
+    // A keyed job next to them still finds its own key taken.
+    let keyed = new_job("keyed-next-to-keyless", 3);
+    store.admit(&keyed, None).await.unwrap();
+    let mut reused = new_job("keyed-next-to-keyless", 3);
+    reused.request_hash = Some("other".into());
+    assert!(matches!(
+        store.admit(&reused, None).await.unwrap(),
+        Admission::Existing { id, ref request_hash, .. } if id == keyed.id && request_hash == "h1"
+    ));
+
+    let raw = sqlx::AnyPool::connect(&db.url).await.unwrap();
+    let (key_is_null, hash_is_null): (i64, i64) = sqlx::query_as(
+        "SELECT CASE WHEN idempotency_key IS NULL THEN 1 ELSE 0 END, \
+                CASE WHEN request_hash IS NULL THEN 1 ELSE 0 END FROM jobs WHERE id = $1",
+    )
+    .bind(single.id.to_string())
+    .fetch_one(&raw)
+    .await
+    .unwrap();
+    raw.close().await;
+    let expected = i64::from(stores_nothing);
+    assert_eq!((key_is_null, hash_is_null), (expected, expected));
+    store.close().await;
+}
+
+#[tokio::test]
+async fn keyless_jobs_answer_to_their_id_on_sqlite() {
+    let db = TestDb::sqlite();
+    keyless_jobs_answer_to_their_id(&db, false).await;
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn keyless_jobs_answer_to_their_id_on_postgres() {
+    let db = TestDb::postgres().await;
+    keyless_jobs_answer_to_their_id(&db, true).await;
+    db.drop_db().await;
+}
+
 /// The current attempt's `started` event and a batch success are read from the job row;
 /// every other path stores the start the row implied before it moves on, so the history
 /// stays whole and in order whichever paths a job takes.
@@ -694,13 +785,14 @@ mod batches {
         fresh.payload = r#"{"note":"quote \" backslash \\ ü, 'single'"}"#.into();
         fresh.tenant = None;
         let mut reuse = new_job("batch-existing", 3);
-        reuse.request_hash = "other".into();
+        reuse.request_hash = Some("other".into());
         let twice_a = new_job("batch-twice", 3);
         let mut twice_b = new_job("batch-twice", 3);
         twice_b.id = twice_a.id;
         let no_key = {
             let mut j = new_job("placeholder", 3);
-            j.idempotency_key = j.id.to_string();
+            j.idempotency_key = None;
+            j.request_hash = None;
             j
         };
         let mut items: Vec<Admit> = [

@@ -44,6 +44,13 @@ async fn the_same_idempotency_key_twice_runs_the_job_once(backend: Backend) {
     let reused = submit(json!({"kind": "diag.noop", "payload": {"sleep_ms": 200}})).await;
     assert_eq!(reused.status, 409, "{reused:?}");
     assert_eq!(reused.body["error"], "idempotency_key_reused");
+
+    // Without a key a job answers to its id, and the same body again is a new job.
+    let keyless = app.submit("diag.noop", json!({})).await;
+    let other = app.submit("diag.noop", json!({})).await;
+    assert_ne!(keyless, other);
+    let job = app.wait_succeeded(&keyless).await;
+    assert_eq!(job["idempotency_key"], keyless.as_str());
 }
 
 #[tokio::test]

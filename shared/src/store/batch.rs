@@ -10,7 +10,7 @@ use sqlx::Arguments;
 use sqlx::any::AnyArguments;
 use uuid::Uuid;
 
-use super::jobs::{JOB_COLUMNS, JobRecord};
+use super::jobs::{JOB_COLUMNS, JobRecord, KEY_AND_HASH};
 use super::outbox::{OutboxEntry, OutboxRef};
 use super::rows::{opt_int, opt_text, text, uuid, uuid_list};
 use super::{Admission, Backend, Claim, NewJob, Store, StoreError};
@@ -68,13 +68,18 @@ impl<'q> Sql<'q> {
 
 /// Binds the columns a new job row takes from its `NewJob`, in the order of
 /// [`NEW_JOB_COLUMNS`].
-fn bind_new_job(s: &mut Sql<'_>, job: &NewJob) -> Result<Vec<String>, StoreError> {
+fn bind_new_job(
+    s: &mut Sql<'_>,
+    job: &NewJob,
+    backend: Backend,
+) -> Result<Vec<String>, StoreError> {
+    let (key, hash) = job.stored_key_and_hash(backend);
     Ok(vec![
         s.bind(job.id.to_string())?,
         s.bind(job.kind.clone())?,
         s.bind(job.version)?,
-        s.bind(job.idempotency_key.clone())?,
-        s.bind(job.request_hash.clone())?,
+        s.bind(key)?,
+        s.bind(hash)?,
         s.bind(job.tenant.clone())?,
         s.bind(job.requested_by.clone())?,
         s.bind(job.target.clone())?,
@@ -102,7 +107,7 @@ async fn insert_admissions(store: &Store, items: &[&Admit]) -> Result<Inserted, 
     let mut sql = Sql::new(format!("{NEW_JOB_INSERT} VALUES "));
     for (n, item) in items.iter().enumerate() {
         sql.row(n == 0, |s| {
-            let mut values = bind_new_job(s, &item.job)?;
+            let mut values = bind_new_job(s, &item.job, Backend::Sqlite)?;
             values.extend([
                 "'queued'".to_owned(),
                 "0".to_owned(),
@@ -177,7 +182,7 @@ async fn insert_admissions_in_one_statement(
     for (n, item) in items.iter().enumerate() {
         let entry = item.outbox.as_ref();
         sql.row(n == 0, |s| {
-            let mut values = bind_new_job(s, &item.job)?;
+            let mut values = bind_new_job(s, &item.job, Backend::Postgres)?;
             values.extend([
                 s.bind(entry.map(|e| e.routing_key.clone()))?,
                 s.bind(entry.map(|e| e.available_at))?,
@@ -254,7 +259,11 @@ impl Store {
         let (first, later): (Vec<usize>, Vec<usize>) = (0..items.len()).partition(|&i| {
             let job = &items[i].job;
             // Both sets must take the job: no short-circuit.
-            keys.insert(job.idempotency_key.clone()) & ids.insert(job.id)
+            let new_key = job
+                .idempotency_key
+                .as_ref()
+                .is_none_or(|key| keys.insert(key.clone()));
+            new_key & ids.insert(job.id)
         });
         let mut answers: Vec<Option<Admission>> = vec![None; items.len()];
         let in_statement = self.backend() == Backend::Postgres && !first.is_empty();
@@ -291,7 +300,9 @@ impl Store {
                     let job = &items[i].job;
                     answers[i] = found
                         .iter()
-                        .find(|(id, key, _, _)| *id == job.id || *key == job.idempotency_key)
+                        .find(|(id, key, _, _)| {
+                            *id == job.id || job.idempotency_key.as_ref() == Some(key)
+                        })
                         .map(|(id, _, hash, status)| Admission::Existing {
                             id: *id,
                             request_hash: hash.clone(),
@@ -316,8 +327,9 @@ impl Store {
         &self,
         jobs: impl Iterator<Item = &'a NewJob>,
     ) -> Result<Vec<(Uuid, String, String, JobStatus)>, StoreError> {
-        let mut sql =
-            Sql::new("SELECT id, idempotency_key, request_hash, status FROM jobs WHERE id IN (");
+        let mut sql = Sql::new(format!(
+            "SELECT id, {KEY_AND_HASH}, status FROM jobs WHERE id IN ("
+        ));
         let jobs: Vec<&NewJob> = jobs.collect();
         let mut keys = Vec::new();
         for (n, job) in jobs.iter().enumerate() {
@@ -326,17 +338,20 @@ impl Store {
             }
             let p = sql.bind(job.id.to_string())?;
             sql.text.push_str(&p);
-            keys.push(job.idempotency_key.clone());
-        }
-        sql.text.push_str(") OR idempotency_key IN (");
-        for (n, key) in keys.into_iter().enumerate() {
-            if n > 0 {
-                sql.text.push_str(", ");
-            }
-            let p = sql.bind(key)?;
-            sql.text.push_str(&p);
+            keys.extend(job.idempotency_key.clone());
         }
         sql.text.push(')');
+        if !keys.is_empty() {
+            sql.text.push_str(" OR idempotency_key IN (");
+            for (n, key) in keys.into_iter().enumerate() {
+                if n > 0 {
+                    sql.text.push_str(", ");
+                }
+                let p = sql.bind(key)?;
+                sql.text.push_str(&p);
+            }
+            sql.text.push(')');
+        }
         sqlx::query_with(&sql.text, sql.args)
             .fetch_all(self.pool())
             .await?

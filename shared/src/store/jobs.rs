@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::outbox::{OutboxEntry, OutboxRef, insert_outbox};
 use super::rows::{int, json, opt_int, opt_json, opt_text, text, uuid};
-use super::{Store, StoreError, events::store_implied_start};
+use super::{Backend, Store, StoreError, events::store_implied_start};
 use crate::clock::Millis;
 use crate::job::JobStatus;
 
@@ -75,9 +75,13 @@ pub struct NewJob {
     pub id: Uuid,
     pub kind: String,
     pub version: i64,
-    pub idempotency_key: String,
-    /// Hash of what was asked, so a reused key with a different request is refused.
-    pub request_hash: String,
+    /// The caller's idempotency key. Without one the job's id serves as its key: the
+    /// store keeps nothing for it on PostgreSQL (no second unique index entry per job)
+    /// and reads give the id.
+    pub idempotency_key: Option<String>,
+    /// Hash of what was asked under the key, so a reused key with a different request
+    /// is refused; none without a key, which nothing can reuse.
+    pub request_hash: Option<String>,
     pub tenant: Option<String>,
     pub requested_by: String,
     pub target: String,
@@ -85,6 +89,28 @@ pub struct NewJob {
     pub payload: String,
     pub max_attempts: i64,
     pub created_at: Millis,
+}
+
+impl NewJob {
+    /// The key and hash columns as `backend` stores them. SQLite's columns stay NOT NULL
+    /// (dropping the constraint means rebuilding `jobs`, whose events reference it), so
+    /// there a keyless job stores its id and an empty hash, as before.
+    pub(crate) fn stored_key_and_hash(&self, backend: Backend) -> (Option<String>, Option<String>) {
+        match backend {
+            Backend::Postgres => (self.idempotency_key.clone(), self.request_hash.clone()),
+            Backend::Sqlite => (
+                Some(self.key()),
+                Some(self.request_hash.clone().unwrap_or_default()),
+            ),
+        }
+    }
+
+    /// The key the job answers to: the caller's, else its id.
+    pub fn key(&self) -> String {
+        self.idempotency_key
+            .clone()
+            .unwrap_or_else(|| self.id.to_string())
+    }
 }
 
 /// What admitting a job did.
@@ -117,8 +143,13 @@ pub enum Claim {
     Exhausted { reason: String },
 }
 
-pub(crate) const JOB_COLUMNS: &str = "id, kind, version, idempotency_key, request_hash, tenant, \
-    requested_by, target, payload, status, attempts, max_attempts, next_attempt_at, \
+/// A job's key and request hash as read: a keyless job's key is its id, its hash empty.
+pub(crate) const KEY_AND_HASH: &str =
+    "COALESCE(idempotency_key, id) AS idempotency_key, COALESCE(request_hash, '') AS request_hash";
+
+pub(crate) const JOB_COLUMNS: &str = "id, kind, version, \
+    COALESCE(idempotency_key, id) AS idempotency_key, COALESCE(request_hash, '') AS request_hash, \
+    tenant, requested_by, target, payload, status, attempts, max_attempts, next_attempt_at, \
     lease_until, last_error, result, progress, created_at, updated_at, started_at, finished_at";
 
 /// Attempts become due this early, so a retry that arrives a few milliseconds before its
@@ -134,6 +165,7 @@ impl Store {
         job: &NewJob,
         outbox: Option<&OutboxEntry>,
     ) -> Result<Admission, StoreError> {
+        let (key, hash) = job.stored_key_and_hash(self.backend());
         let mut tx = self.pool().begin().await?;
         // The insert comes first so SQLite takes its write lock at the start of the
         // transaction instead of upgrading a read lock later.
@@ -147,8 +179,8 @@ impl Store {
         .bind(job.id.to_string())
         .bind(&job.kind)
         .bind(job.version)
-        .bind(&job.idempotency_key)
-        .bind(&job.request_hash)
+        .bind(key)
+        .bind(hash)
         .bind(job.tenant.clone())
         .bind(&job.requested_by)
         .bind(&job.target)
@@ -161,13 +193,14 @@ impl Store {
 
         if inserted == 0 {
             tx.rollback().await?;
-            let row = sqlx::query(
-                "SELECT id, request_hash, status FROM jobs WHERE idempotency_key = $1 OR id = $2",
-            )
-            .bind(&job.idempotency_key)
-            .bind(job.id.to_string())
-            .fetch_one(self.pool())
-            .await?;
+            let sql = format!(
+                "SELECT id, {KEY_AND_HASH}, status FROM jobs WHERE idempotency_key = $1 OR id = $2"
+            );
+            let row = sqlx::query(&sql)
+                .bind(job.idempotency_key.clone())
+                .bind(job.id.to_string())
+                .fetch_one(self.pool())
+                .await?;
             let status = text(&row, "status")?;
             return Ok(Admission::Existing {
                 id: uuid(&row, "id")?,
