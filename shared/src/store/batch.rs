@@ -67,23 +67,24 @@ impl<'q> Sql<'q> {
 }
 
 /// Binds the columns a new job row takes from its `NewJob`, in the order of
-/// [`NEW_JOB_COLUMNS`].
-fn bind_new_job(
-    s: &mut Sql<'_>,
-    job: &NewJob,
+/// [`NEW_JOB_COLUMNS`]. Text is bound by reference: the batch outlives its statement, and
+/// a copy of every string of every row was most of what building a batch allocated.
+fn bind_new_job<'q>(
+    s: &mut Sql<'q>,
+    job: &'q NewJob,
     backend: Backend,
 ) -> Result<Vec<String>, StoreError> {
     let (key, hash) = job.stored_key_and_hash(backend);
     Ok(vec![
         s.bind(job.id.to_string())?,
-        s.bind(job.kind.clone())?,
+        s.bind(job.kind.as_str())?,
         s.bind(job.version)?,
         s.bind(key)?,
         s.bind(hash)?,
-        s.bind(job.tenant.clone())?,
-        s.bind(job.requested_by.clone())?,
-        s.bind(job.target.clone())?,
-        s.bind(job.payload.clone())?,
+        s.bind(job.tenant.as_deref())?,
+        s.bind(job.requested_by.as_str())?,
+        s.bind(job.target.as_str())?,
+        s.bind(job.payload.as_str())?,
         s.bind(job.max_attempts)?,
         s.bind(job.created_at)?,
     ])
@@ -184,7 +185,7 @@ async fn insert_admissions_in_one_statement(
         sql.row(n == 0, |s| {
             let mut values = bind_new_job(s, &item.job, Backend::Postgres)?;
             values.extend([
-                s.bind(entry.map(|e| e.routing_key.clone()))?,
+                s.bind(entry.map(|e| e.routing_key.as_str()))?,
                 s.bind(entry.map(|e| e.available_at))?,
             ]);
             Ok(values)
