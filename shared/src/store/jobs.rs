@@ -99,17 +99,14 @@ impl NewJob {
         match backend {
             Backend::Postgres => (self.idempotency_key.clone(), self.request_hash.clone()),
             Backend::Sqlite => (
-                Some(self.key()),
+                Some(
+                    self.idempotency_key
+                        .clone()
+                        .unwrap_or_else(|| self.id.to_string()),
+                ),
                 Some(self.request_hash.clone().unwrap_or_default()),
             ),
         }
-    }
-
-    /// The key the job answers to: the caller's, else its id.
-    pub fn key(&self) -> String {
-        self.idempotency_key
-            .clone()
-            .unwrap_or_else(|| self.id.to_string())
     }
 }
 
@@ -144,13 +141,21 @@ pub enum Claim {
 }
 
 /// A job's key and request hash as read: a keyless job's key is its id, its hash empty.
-pub(crate) const KEY_AND_HASH: &str =
-    "COALESCE(idempotency_key, id) AS idempotency_key, COALESCE(request_hash, '') AS request_hash";
+macro_rules! key_and_hash {
+    () => {
+        "COALESCE(idempotency_key, id) AS idempotency_key, \
+         COALESCE(request_hash, '') AS request_hash"
+    };
+}
 
-pub(crate) const JOB_COLUMNS: &str = "id, kind, version, \
-    COALESCE(idempotency_key, id) AS idempotency_key, COALESCE(request_hash, '') AS request_hash, \
-    tenant, requested_by, target, payload, status, attempts, max_attempts, next_attempt_at, \
-    lease_until, last_error, result, progress, created_at, updated_at, started_at, finished_at";
+pub(crate) const KEY_AND_HASH: &str = key_and_hash!();
+
+pub(crate) const JOB_COLUMNS: &str = concat!(
+    "id, kind, version, ",
+    key_and_hash!(),
+    ", tenant, requested_by, target, payload, status, attempts, max_attempts, next_attempt_at, \
+    lease_until, last_error, result, progress, created_at, updated_at, started_at, finished_at"
+);
 
 /// Attempts become due this early, so a retry that arrives a few milliseconds before its
 /// time is not bounced back through a delay queue.
