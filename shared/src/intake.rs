@@ -109,8 +109,7 @@ impl Intake {
             Some(key) => crate::command::envelope::key_to_id(key),
             None => Uuid::now_v7(),
         };
-        // Only a key can be reused, so only a keyed request needs its digest.
-        let request_hash = sub.idempotency_key.as_ref().map(|_| request_hash(&sub));
+        let request_hash = request_hash(&sub);
         let now = now_ms();
         let envelope = Envelope {
             id: Some(id),
@@ -244,8 +243,11 @@ fn check_text(field: &str, value: &str) -> Result<(), FieldError> {
     Err(FieldError::new(field, problem))
 }
 
-/// A digest of what was asked, independent of JSON key order and whitespace.
-pub fn request_hash(sub: &Submission) -> String {
+/// A digest of what was asked, independent of JSON key order and whitespace: what a
+/// reused idempotency key is checked against. None without a key, since only a key can
+/// be reused.
+pub fn request_hash(sub: &Submission) -> Option<String> {
+    sub.idempotency_key.as_ref()?;
     let canonical = serde_json::json!({
         "kind": sub.kind,
         "version": sub.version,
@@ -255,7 +257,7 @@ pub fn request_hash(sub: &Submission) -> String {
     });
     let mut text = String::new();
     write_canonical(&canonical, &mut text);
-    hex::encode(Sha256::digest(text.as_bytes()))
+    Some(hex::encode(Sha256::digest(text.as_bytes())))
 }
 
 fn write_canonical(value: &serde_json::Value, out: &mut String) {
@@ -335,5 +337,13 @@ mod tests {
         let mut other = sub(json!({}));
         other.requested_by = "someone-else".into();
         assert_eq!(request_hash(&sub(json!({}))), request_hash(&other));
+    }
+
+    #[test]
+    fn a_request_without_a_key_has_no_digest() {
+        let mut keyless = sub(json!({}));
+        keyless.idempotency_key = None;
+        assert_eq!(request_hash(&keyless), None);
+        assert!(request_hash(&sub(json!({}))).is_some());
     }
 }

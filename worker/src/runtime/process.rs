@@ -122,10 +122,7 @@ impl Runtime {
             kind: envelope.kind.clone(),
             version: i64::from(envelope.version),
             idempotency_key: envelope.idempotency_key.clone(),
-            request_hash: envelope
-                .idempotency_key
-                .as_ref()
-                .map(|_| request_hash(submission)),
+            request_hash: request_hash(submission),
             tenant: envelope.tenant.clone(),
             requested_by: submission.requested_by.clone(),
             target: envelope.target.clone(),
