@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::batching::{LANES, run_batches};
+use crate::batching::run_batches;
 use crate::broker::{Outgoing, Transport};
 use crate::store::{OutboxRef, Store};
 
@@ -18,6 +18,11 @@ use super::confirmed::ConfirmedRows;
 
 /// Most messages published in one round.
 const BATCH: usize = 512;
+
+/// Rounds awaiting their confirms at once. Unlike a database batch, a smaller round
+/// costs the broker nothing more per message (confirms are per message either way), and
+/// a round that waits for its confirms alone leaves the connection idle meanwhile.
+const ROUNDS_IN_FLIGHT: usize = 4;
 
 struct Job {
     outbox: OutboxRef,
@@ -116,7 +121,7 @@ impl Rows {
 
 async fn run(confirmed: ConfirmedRows, transport: Transport, rx: mpsc::Receiver<Job>) {
     let rows = Arc::new(Mutex::new(Rows::default()));
-    run_batches(rx, BATCH, LANES, move |batch: Vec<Job>| {
+    run_batches(rx, BATCH, ROUNDS_IN_FLIGHT, move |batch: Vec<Job>| {
         let (confirmed, transport, rows) = (confirmed.clone(), transport.clone(), rows.clone());
         async move { publish_batch(&confirmed, &transport, &rows, batch).await }
     })
