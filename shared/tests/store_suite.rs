@@ -617,6 +617,89 @@ async fn keyless_jobs_answer_to_their_id_on_postgres() {
     db.drop_db().await;
 }
 
+/// A batch of keyless jobs one of which exists already (the same job admitted again)
+/// creates the others and answers the existing one as such; the outbox rows it was
+/// handed to clear go once, and its new jobs share one row. Jobs without a row of
+/// their own get none.
+async fn a_keyless_batch_meeting_an_existing_job(db: &TestDb) {
+    let store = db.store().await;
+    let keyless = |outbox: bool| {
+        let mut job = new_job("unused", 3);
+        job.idempotency_key = None;
+        job.request_hash = None;
+        longshore_shared::store::Admit {
+            job,
+            outbox: outbox.then(entry),
+        }
+    };
+    let old = keyless(true);
+    assert!(matches!(
+        store.admit_many(std::slice::from_ref(&old)).await.unwrap()[0],
+        Admission::Created { outbox: Some(_) }
+    ));
+    let confirmed: Vec<i64> = store
+        .claim_outbox(10, now_ms(), 0)
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.id)
+        .collect();
+    assert_eq!(confirmed.len(), 1);
+
+    let batch = [keyless(true), old.clone(), keyless(false), keyless(true)];
+    let answers = store.admit_many_clearing(&batch, &confirmed).await.unwrap();
+    let shared = match (&answers[0], &answers[3]) {
+        (Admission::Created { outbox: Some(a) }, Admission::Created { outbox: Some(b) }) => {
+            assert_eq!(a, b, "the new jobs of one batch share one outbox row");
+            *a
+        }
+        other => panic!("expected two created jobs with a row, got {other:?}"),
+    };
+    assert_eq!(shared.jobs, 2);
+    assert!(matches!(
+        answers[1],
+        Admission::Existing { id, .. } if id == old.job.id
+    ));
+    assert!(matches!(answers[2], Admission::Created { outbox: None }));
+    for item in &batch {
+        assert!(store.job(item.job.id).await.unwrap().is_some());
+    }
+    let left: Vec<i64> = store
+        .claim_outbox(10, now_ms(), 0)
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.id)
+        .collect();
+    assert_eq!(left, [shared.id]);
+
+    // A batch of nothing but new keyless jobs.
+    let fresh = [keyless(false), keyless(true)];
+    let answers = store.admit_many(&fresh).await.unwrap();
+    assert!(matches!(answers[0], Admission::Created { outbox: None }));
+    assert!(matches!(
+        answers[1],
+        Admission::Created { outbox: Some(row) } if row.jobs == 1 && row.id != shared.id
+    ));
+    // Commands waiting: the shared row's two and the last batch's one.
+    assert_eq!(store.outbox_depth().await.unwrap(), 3);
+    store.close().await;
+}
+
+#[tokio::test]
+async fn a_keyless_batch_meeting_an_existing_job_on_sqlite() {
+    let db = TestDb::sqlite();
+    a_keyless_batch_meeting_an_existing_job(&db).await;
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn a_keyless_batch_meeting_an_existing_job_on_postgres() {
+    let db = TestDb::postgres().await;
+    a_keyless_batch_meeting_an_existing_job(&db).await;
+    db.drop_db().await;
+}
+
 /// The current attempt's `started` event and a batch success are read from the job row;
 /// every other path stores the start the row implied before it moves on, so the history
 /// stays whole and in order whichever paths a job takes.

@@ -166,17 +166,12 @@ async fn insert_admissions(store: &Store, items: &[&Admit]) -> Result<Inserted, 
     Ok((inserted, outbox_ids))
 }
 
-/// Admissions as a single statement: the job rows and their shared outbox row written by a
-/// data-modifying CTE, which PostgreSQL runs as one implicit transaction. One round trip
-/// instead of four (BEGIN, two INSERTs, COMMIT); the database's share of a job is
-/// mostly per-statement and per-round-trip work. The outbox rows in `clear` are deleted
-/// by the same statement, passed as one comma-separated parameter so the statement's
-/// text depends on the batch size only.
-async fn insert_admissions_in_one_statement(
-    store: &Store,
-    items: &[&Admit],
+/// The batch's rows as the CTE `input`, and the parameter of the outbox rows to delete
+/// (one comma-separated list, so the statement's text depends on the batch size only).
+fn admission_input<'q>(
+    items: &[&'q Admit],
     clear: &[i64],
-) -> Result<Inserted, StoreError> {
+) -> Result<(Sql<'q>, String), StoreError> {
     let mut sql = Sql::new(format!(
         "WITH input ({NEW_JOB_COLUMNS}, routing_key, available_at) AS (VALUES "
     ));
@@ -193,6 +188,20 @@ async fn insert_admissions_in_one_statement(
     }
     let cleared: Vec<String> = clear.iter().map(i64::to_string).collect();
     let cleared = sql.bind(cleared.join(","))?;
+    Ok((sql, cleared))
+}
+
+/// Admissions as a single statement: the job rows and their shared outbox row written by a
+/// data-modifying CTE, which PostgreSQL runs as one implicit transaction. One round trip
+/// instead of four (BEGIN, two INSERTs, COMMIT); the database's share of a job is
+/// mostly per-statement and per-round-trip work. The outbox rows in `clear` are deleted
+/// by the same statement.
+async fn insert_admissions_in_one_statement(
+    store: &Store,
+    items: &[&Admit],
+    clear: &[i64],
+) -> Result<Inserted, StoreError> {
+    let (mut sql, cleared) = admission_input(items, clear)?;
     sql.text.push_str(&format!(
         "), d AS (\
            DELETE FROM outbox \
@@ -239,6 +248,69 @@ async fn insert_admissions_in_one_statement(
     Ok((inserted, outbox_ids))
 }
 
+/// [`insert_admissions_in_one_statement`] for jobs that cannot exist yet: no key, and an
+/// id no earlier batch held. A plain `INSERT` then does, without the speculative
+/// insertion and the check of every unique index that `ON CONFLICT` costs each row, and
+/// the statement answers one row (the outbox row's id) instead of one per job. Should
+/// an id exist after all, the statement fails whole and the caller goes the
+/// `ON CONFLICT` way.
+async fn insert_fresh_admissions_in_one_statement(
+    store: &Store,
+    items: &[&Admit],
+    clear: &[i64],
+) -> Result<Inserted, StoreError> {
+    let (mut sql, cleared) = admission_input(items, clear)?;
+    sql.text.push_str(&format!(
+        "), d AS (\
+           DELETE FROM outbox \
+           WHERE id = ANY(CAST(string_to_array({cleared}, ',') AS BIGINT[]))), \
+         j AS (\
+           {NEW_JOB_INSERT} \
+           SELECT {NEW_JOB_COLUMNS}, 'queued', 0, created_at, created_at FROM input) \
+         INSERT INTO outbox (job_id, job_ids, routing_key, body, available_at, created_at) \
+         SELECT MIN(id), STRING_AGG(id, ','), MIN(routing_key), ''::bytea, \
+           MAX(available_at), MIN(created_at) \
+         FROM input WHERE routing_key IS NOT NULL \
+         HAVING COUNT(*) > 0 \
+         RETURNING id"
+    ));
+    let outbox_id: Option<i64> = sqlx::query_scalar_with(&sql.text, sql.args)
+        .fetch_optional(store.pool())
+        .await?;
+    let with_outbox: Vec<Uuid> = items
+        .iter()
+        .filter(|item| item.outbox.is_some())
+        .map(|item| item.job.id)
+        .collect();
+    let outbox_ids = match outbox_id {
+        Some(id) => {
+            let shared = OutboxRef {
+                id,
+                jobs: with_outbox.len() as u32,
+            };
+            with_outbox.into_iter().map(|job| (job, shared)).collect()
+        }
+        None => HashMap::new(),
+    };
+    Ok((items.iter().map(|item| item.job.id).collect(), outbox_ids))
+}
+
+/// Admissions on PostgreSQL: a batch of keyless jobs as fresh rows, anything else (or a
+/// fresh batch that met an existing id) with `ON CONFLICT`.
+async fn insert_admissions_on_postgres(
+    store: &Store,
+    items: &[&Admit],
+    clear: &[i64],
+) -> Result<Inserted, StoreError> {
+    if items.iter().all(|item| item.job.idempotency_key.is_none()) {
+        match insert_fresh_admissions_in_one_statement(store, items, clear).await {
+            Err(err) if err.is_unique_violation() => {}
+            answer => return answer,
+        }
+    }
+    insert_admissions_in_one_statement(store, items, clear).await
+}
+
 impl Store {
     /// Admits many jobs in one transaction; one answer per item, in order.
     pub async fn admit_many(&self, items: &[Admit]) -> Result<Vec<Admission>, StoreError> {
@@ -274,7 +346,7 @@ impl Store {
         if !first.is_empty() {
             let rows: Vec<&Admit> = first.iter().map(|&i| &items[i]).collect();
             let (inserted, outbox_ids) = match self.backend() {
-                Backend::Postgres => insert_admissions_in_one_statement(self, &rows, clear).await?,
+                Backend::Postgres => insert_admissions_on_postgres(self, &rows, clear).await?,
                 Backend::Sqlite => insert_admissions(self, &rows).await?,
             };
             let created: Vec<usize> = first
