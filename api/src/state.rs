@@ -9,8 +9,13 @@ use longshore_shared::store::Store;
 
 use crate::extract::auth::TokenCache;
 
+/// Cloned for every request (axum hands each handler and extractor its own copy), so
+/// it is one shared pointer rather than a handful.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+#[derive(Clone)]
+pub struct Shared {
     pub intake: Intake,
     pub store: Store,
     pub transport: Transport,
@@ -21,22 +26,31 @@ pub struct AppState {
     pub config: Arc<Config>,
 }
 
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
 impl AppState {
     pub fn new(intake: Intake, transport: Transport, body_limit: usize) -> Self {
         let store = intake.store().clone();
-        AppState {
+        AppState(Arc::new(Shared {
             tokens: TokenCache::new(store.clone()),
             intake,
             store,
             transport,
             body_limit,
             config: Arc::new(Config::default()),
-        }
+        }))
     }
 
     /// The same state with `config`'s settings instead of the defaults.
-    pub fn with_config(mut self, config: Arc<Config>) -> Self {
-        self.config = config;
-        self
+    pub fn with_config(self, config: Arc<Config>) -> Self {
+        let mut shared = Arc::unwrap_or_clone(self.0);
+        shared.config = config;
+        AppState(Arc::new(shared))
     }
 }
