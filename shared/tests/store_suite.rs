@@ -11,6 +11,30 @@ use longshore_shared::store::{
 use longshore_shared::testing::TestDb;
 use uuid::Uuid;
 
+/// Tests `$name::on_sqlite` and `$name::on_postgres`, each running `async fn $name(&TestDb)`
+/// on a database of its own.
+macro_rules! on_both_backends {
+    ($name:ident) => {
+        mod $name {
+            use super::*;
+
+            #[tokio::test]
+            async fn on_sqlite() {
+                let db = TestDb::sqlite();
+                super::$name(&db).await;
+                db.drop_db().await;
+            }
+
+            #[tokio::test]
+            async fn on_postgres() {
+                let db = TestDb::postgres().await;
+                super::$name(&db).await;
+                db.drop_db().await;
+            }
+        }
+    };
+}
+
 fn new_job(key: &str, max_attempts: i64) -> NewJob {
     NewJob {
         id: Uuid::now_v7(),
@@ -512,19 +536,7 @@ async fn the_accepted_event_comes_from_the_job_row(db: &TestDb) {
     store.close().await;
 }
 
-#[tokio::test]
-async fn the_accepted_event_comes_from_the_job_row_on_sqlite() {
-    let db = TestDb::sqlite();
-    the_accepted_event_comes_from_the_job_row(&db).await;
-    db.drop_db().await;
-}
-
-#[tokio::test]
-async fn the_accepted_event_comes_from_the_job_row_on_postgres() {
-    let db = TestDb::postgres().await;
-    the_accepted_event_comes_from_the_job_row(&db).await;
-    db.drop_db().await;
-}
+on_both_backends!(the_accepted_event_comes_from_the_job_row);
 
 /// A job admitted without an idempotency key answers to its id: reads give the id as its
 /// key and an empty request hash, whatever the backend stores (PostgreSQL nothing, so no
@@ -620,7 +632,7 @@ async fn keyless_jobs_answer_to_their_id_on_postgres() {
 /// A batch of keyless jobs one of which exists already (the same job admitted again)
 /// creates the others and answers the existing one as such; the outbox rows it was
 /// handed to clear go once, and its new jobs share one row. Jobs without a row of
-/// their own get none.
+/// their own get none. A batch of only new jobs clears its rows too.
 async fn a_keyless_batch_meeting_an_existing_job(db: &TestDb) {
     let store = db.store().await;
     let keyless = |outbox: bool| {
@@ -673,32 +685,23 @@ async fn a_keyless_batch_meeting_an_existing_job(db: &TestDb) {
         .collect();
     assert_eq!(left, [shared.id]);
 
-    // A batch of nothing but new keyless jobs.
+    // A batch of nothing but new keyless jobs, clearing the shared row.
     let fresh = [keyless(false), keyless(true)];
-    let answers = store.admit_many(&fresh).await.unwrap();
+    let answers = store
+        .admit_many_clearing(&fresh, &[shared.id])
+        .await
+        .unwrap();
     assert!(matches!(answers[0], Admission::Created { outbox: None }));
     assert!(matches!(
         answers[1],
         Admission::Created { outbox: Some(row) } if row.jobs == 1 && row.id != shared.id
     ));
-    // Commands waiting: the shared row's two and the last batch's one.
-    assert_eq!(store.outbox_depth().await.unwrap(), 3);
+    // The one command waiting is the last batch's.
+    assert_eq!(store.outbox_depth().await.unwrap(), 1);
     store.close().await;
 }
 
-#[tokio::test]
-async fn a_keyless_batch_meeting_an_existing_job_on_sqlite() {
-    let db = TestDb::sqlite();
-    a_keyless_batch_meeting_an_existing_job(&db).await;
-    db.drop_db().await;
-}
-
-#[tokio::test]
-async fn a_keyless_batch_meeting_an_existing_job_on_postgres() {
-    let db = TestDb::postgres().await;
-    a_keyless_batch_meeting_an_existing_job(&db).await;
-    db.drop_db().await;
-}
+on_both_backends!(a_keyless_batch_meeting_an_existing_job);
 
 /// The current attempt's `started` event and a batch success are read from the job row;
 /// every other path stores the start the row implied before it moves on, so the history
@@ -841,19 +844,7 @@ async fn the_row_implies_start_and_success_events(db: &TestDb) {
     store.close().await;
 }
 
-#[tokio::test]
-async fn the_row_implies_start_and_success_events_on_sqlite() {
-    let db = TestDb::sqlite();
-    the_row_implies_start_and_success_events(&db).await;
-    db.drop_db().await;
-}
-
-#[tokio::test]
-async fn the_row_implies_start_and_success_events_on_postgres() {
-    let db = TestDb::postgres().await;
-    the_row_implies_start_and_success_events(&db).await;
-    db.drop_db().await;
-}
+on_both_backends!(the_row_implies_start_and_success_events);
 
 mod batches {
     use super::*;

@@ -166,12 +166,10 @@ async fn insert_admissions(store: &Store, items: &[&Admit]) -> Result<Inserted, 
     Ok((inserted, outbox_ids))
 }
 
-/// The batch's rows as the CTE `input`, and the parameter of the outbox rows to delete
-/// (one comma-separated list, so the statement's text depends on the batch size only).
-fn admission_input<'q>(
-    items: &[&'q Admit],
-    clear: &[i64],
-) -> Result<(Sql<'q>, String), StoreError> {
+/// The batch's rows as the CTE `input`, and the CTE `d` deleting the outbox rows in
+/// `clear` (passed as one comma-separated parameter, so the statement's text depends on
+/// the batch size only).
+fn admission_input<'q>(items: &[&'q Admit], clear: &[i64]) -> Result<Sql<'q>, StoreError> {
     let mut sql = Sql::new(format!(
         "WITH input ({NEW_JOB_COLUMNS}, routing_key, available_at) AS (VALUES "
     ));
@@ -188,7 +186,12 @@ fn admission_input<'q>(
     }
     let cleared: Vec<String> = clear.iter().map(i64::to_string).collect();
     let cleared = sql.bind(cleared.join(","))?;
-    Ok((sql, cleared))
+    sql.text.push_str(&format!(
+        "), d AS (\
+           DELETE FROM outbox \
+           WHERE id = ANY(CAST(string_to_array({cleared}, ',') AS BIGINT[])))"
+    ));
+    Ok(sql)
 }
 
 /// Admissions as a single statement: the job rows and their shared outbox row written by a
@@ -201,12 +204,9 @@ async fn insert_admissions_in_one_statement(
     items: &[&Admit],
     clear: &[i64],
 ) -> Result<Inserted, StoreError> {
-    let (mut sql, cleared) = admission_input(items, clear)?;
+    let mut sql = admission_input(items, clear)?;
     sql.text.push_str(&format!(
-        "), d AS (\
-           DELETE FROM outbox \
-           WHERE id = ANY(CAST(string_to_array({cleared}, ',') AS BIGINT[]))), \
-         j AS (\
+        ", j AS (\
            {NEW_JOB_INSERT} \
            SELECT {NEW_JOB_COLUMNS}, 'queued', 0, created_at, created_at FROM input \
            ON CONFLICT DO NOTHING RETURNING id), \
@@ -259,12 +259,9 @@ async fn insert_fresh_admissions_in_one_statement(
     items: &[&Admit],
     clear: &[i64],
 ) -> Result<Inserted, StoreError> {
-    let (mut sql, cleared) = admission_input(items, clear)?;
+    let mut sql = admission_input(items, clear)?;
     sql.text.push_str(&format!(
-        "), d AS (\
-           DELETE FROM outbox \
-           WHERE id = ANY(CAST(string_to_array({cleared}, ',') AS BIGINT[]))), \
-         j AS (\
+        ", j AS (\
            {NEW_JOB_INSERT} \
            SELECT {NEW_JOB_COLUMNS}, 'queued', 0, created_at, created_at FROM input) \
          INSERT INTO outbox (job_id, job_ids, routing_key, body, available_at, created_at) \
