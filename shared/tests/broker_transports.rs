@@ -345,3 +345,55 @@ async fn commands_keep_their_kind_and_a_missing_queue_is_an_error() {
     let _ = conn.close(0, "done".into()).await;
     amqp.delete_topology().await.unwrap();
 }
+
+/// Redeclares `queue` over a connection of its own with `x-queue-version` = `version`
+/// beside `args`: RabbitMQ refuses a declaration whose arguments differ from the queue's.
+async fn redeclare_with_version(queue: &str, args: &[(&str, &str)], version: i32) -> bool {
+    use lapin::options::QueueDeclareOptions;
+    use lapin::types::{AMQPValue, FieldTable, LongString};
+    let conn = lapin::Connection::connect(&amqp_url(), lapin::ConnectionProperties::default())
+        .await
+        .unwrap();
+    let channel = conn.create_channel().await.unwrap();
+    let mut table = FieldTable::default();
+    for (k, v) in args {
+        table.insert((*k).into(), AMQPValue::LongString(LongString::from(*v)));
+    }
+    table.insert("x-queue-version".into(), AMQPValue::LongInt(version));
+    let options = QueueDeclareOptions {
+        durable: true,
+        ..QueueDeclareOptions::default()
+    };
+    let declared = channel
+        .queue_declare(queue.into(), options, table)
+        .await
+        .is_ok();
+    let _ = conn.close(0, "done".into()).await;
+    declared
+}
+
+/// Whether the diagnostics queue of `t` takes a redeclaration with `version`.
+async fn family_queue_takes_version(t: &Topology, version: i32) -> bool {
+    let dead_letters = t.dead_exchange();
+    let args = [("x-dead-letter-exchange", dead_letters.as_str())];
+    let family = t.queue(Source::Family(Family::Diagnostics));
+    redeclare_with_version(&family, &args, version).await
+}
+
+#[tokio::test]
+async fn classic_queues_are_declared_with_the_configured_version() {
+    let (amqp, _) = amqp(false).await;
+    let t = amqp.topology().clone();
+    assert!(family_queue_takes_version(&t, 2).await);
+    assert!(!family_queue_takes_version(&t, 1).await);
+    assert!(redeclare_with_version(&t.dead_queue(), &[], 2).await);
+    amqp.delete_topology().await.unwrap();
+
+    // Version 0 declares none, so queues declared before the setting existed still match.
+    let mut topology = Topology::new(unique_prefix("broker"));
+    topology.classic_queue_version = 0;
+    let amqp = AmqpTransport::new(&amqp_url(), topology, "broker-test");
+    amqp.connect().await.expect("RabbitMQ is reachable");
+    assert!(!family_queue_takes_version(amqp.topology(), 2).await);
+    amqp.delete_topology().await.unwrap();
+}

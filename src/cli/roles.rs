@@ -40,6 +40,7 @@ pub fn topology(config: &Config) -> Topology {
         prefix: config.broker.prefix.clone(),
         quorum: config.broker.quorum,
         delivery_limit: config.broker.delivery_limit,
+        classic_queue_version: config.broker.classic_queue_version,
     }
 }
 

@@ -69,6 +69,16 @@ pub struct Settings {
         help_heading = "Broker"
     )]
     pub delivery_limit: Option<u32>,
+    /// Classic queues' x-queue-version: 2, 1, or 0 to declare none [default: 2].
+    #[arg(
+        long,
+        global = true,
+        env = "LONGSHORE_CLASSIC_QUEUE_VERSION",
+        value_name = "N",
+        value_parser = clap::value_parser!(u8).range(0..=2),
+        help_heading = "Broker"
+    )]
+    pub classic_queue_version: Option<u8>,
 
     /// Address the api listens on [default: 127.0.0.1:8080].
     #[arg(
@@ -288,6 +298,12 @@ impl Settings {
             "broker",
             "delivery_limit",
             self.delivery_limit.map(Value::from),
+        );
+        put(
+            r,
+            "broker",
+            "classic_queue_version",
+            self.classic_queue_version.map(Value::from),
         );
         put(
             r,

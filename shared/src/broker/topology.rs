@@ -41,6 +41,8 @@ pub struct Topology {
     pub quorum: bool,
     /// Quorum queues' `x-delivery-limit`: a backstop behind the store's attempt counter.
     pub delivery_limit: u32,
+    /// `x-queue-version` of every classic queue declared; 0 declares none.
+    pub classic_queue_version: u8,
 }
 
 impl Topology {
@@ -49,6 +51,7 @@ impl Topology {
             prefix: prefix.into(),
             quorum: false,
             delivery_limit: 50,
+            classic_queue_version: 2,
         }
     }
 
