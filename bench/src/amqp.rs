@@ -19,6 +19,8 @@ pub async fn connect(url: &str, name: &str) -> Result<Connection> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum QueueType {
     Classic,
+    /// A classic queue declared with `x-queue-version` 2, as Longshore declares its own.
+    ClassicV2,
     Quorum,
 }
 
@@ -26,6 +28,7 @@ impl QueueType {
     pub fn label(self) -> &'static str {
         match self {
             QueueType::Classic => "classic",
+            QueueType::ClassicV2 => "classic v2",
             QueueType::Quorum => "quorum",
         }
     }
@@ -39,11 +42,17 @@ pub fn unique_queue_name(suite: &str) -> String {
 /// Declares a durable queue of the given type.
 pub async fn declare_durable_queue(channel: &Channel, name: &str, kind: QueueType) -> Result<()> {
     let mut arguments = FieldTable::default();
-    if kind == QueueType::Quorum {
-        arguments.insert(
-            "x-queue-type".into(),
-            AMQPValue::LongString("quorum".into()),
-        );
+    match kind {
+        QueueType::Classic => {}
+        QueueType::ClassicV2 => {
+            arguments.insert("x-queue-version".into(), AMQPValue::LongInt(2));
+        }
+        QueueType::Quorum => {
+            arguments.insert(
+                "x-queue-type".into(),
+                AMQPValue::LongString("quorum".into()),
+            );
+        }
     }
     channel
         .queue_declare(

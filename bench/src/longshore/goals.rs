@@ -18,6 +18,14 @@ fn raw_publish_consume() -> FigureKey {
     FigureKey::new(crate::raw::SUITE_NAME, "classic: publish+consume", "rate")
 }
 
+fn raw_v2_publish_consume() -> FigureKey {
+    FigureKey::new(
+        crate::raw::SUITE_NAME,
+        "classic v2: publish+consume",
+        "rate",
+    )
+}
+
 fn raw_quorum_publish_consume() -> FigureKey {
     FigureKey::new(crate::raw::SUITE_NAME, "quorum: publish+consume", "rate")
 }
@@ -58,6 +66,15 @@ fn pg_vs_raw() -> Comparison {
     )
 }
 
+/// Against the raw limit of the queues Longshore declares (classic, version 2).
+fn pg_vs_raw_v2() -> Comparison {
+    ratio(
+        "Longshore e2e PostgreSQL / raw classic v2 publish+consume, rate",
+        e2e(StoreKind::Postgres, "rate"),
+        raw_v2_publish_consume(),
+    )
+}
+
 fn e2e_vs_celery_drain(kind: StoreKind) -> Comparison {
     ratio(
         &format!("Longshore e2e {} / Celery (a) drain, rate", kind.label()),
@@ -91,6 +108,7 @@ fn intake_vs_celery(concurrency: usize) -> Comparison {
 pub fn end_to_end_comparisons() -> Vec<Comparison> {
     vec![
         pg_vs_raw(),
+        pg_vs_raw_v2(),
         e2e_vs_celery_drain(StoreKind::Postgres),
         e2e_vs_celery_pg_drain(StoreKind::Postgres),
         e2e_vs_celery_drain(StoreKind::Sqlite),
@@ -138,6 +156,11 @@ pub fn end_to_end_goals(s: &LongshoreSettings) -> Vec<Goal> {
         goal(
             "e2e jobs/s, PostgreSQL, vs raw classic publish+consume",
             Subject::Ratio(pg_vs_raw()),
+            Bound::AtLeast(0.4),
+        ),
+        goal(
+            "e2e jobs/s, PostgreSQL, vs raw classic v2 publish+consume (Longshore's queues)",
+            Subject::Ratio(pg_vs_raw_v2()),
             Bound::AtLeast(0.4),
         ),
         goal(

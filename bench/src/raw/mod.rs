@@ -187,6 +187,7 @@ impl Suite for RawRabbitSuite {
 
     async fn run_once(&mut self, ctx: &BenchContext, _run: usize) -> Result<Vec<Measurement>> {
         let mut out = self.run_queue_type(ctx, QueueType::Classic).await?;
+        out.extend(self.run_queue_type(ctx, QueueType::ClassicV2).await?);
         out.extend(self.run_queue_type(ctx, QueueType::Quorum).await?);
         Ok(out)
     }
@@ -198,8 +199,9 @@ impl Suite for RawRabbitSuite {
              messages with publisher \
              confirms ({} in flight), manual acks with `multiple` every {} deliveries (prefetch {}); \
              publisher and consumer on separate connections. \"publish+consume\" runs both at once on \
-             a fresh queue until the consumer has acked every message. CPU \"lapin client\" is the \
-             harness process itself.",
+             a fresh queue until the consumer has acked every message. \"classic v2\" declares the \
+             classic queue with `x-queue-version` 2, as Longshore declares its classic queues. CPU \
+             \"lapin client\" is the harness process itself.",
             s.n, s.payload_bytes, s.in_flight, s.consume.ack_every, s.consume.prefetch
         )]
     }
