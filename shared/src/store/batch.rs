@@ -248,8 +248,8 @@ async fn insert_admissions_in_one_statement(
     Ok((inserted, outbox_ids))
 }
 
-/// [`insert_admissions_in_one_statement`] for jobs that cannot exist yet: no key, and an
-/// id no earlier batch held. A plain `INSERT` then does, without the speculative
+/// [`insert_admissions_in_one_statement`] for jobs that cannot exist yet: keyless, with
+/// ids their submitters have just made. A plain `INSERT` then does, without the speculative
 /// insertion and the check of every unique index that `ON CONFLICT` costs each row, and
 /// the statement answers one row (the outbox row's id) instead of one per job. Should
 /// an id exist after all, the statement fails whole and the caller goes the
