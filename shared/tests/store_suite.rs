@@ -51,6 +51,20 @@ fn new_job(key: &str, max_attempts: i64) -> NewJob {
     }
 }
 
+/// Ids of the outbox rows waiting to be published, oldest first (as the relay takes
+/// them).
+async fn outbox_rows(store: &Store) -> Vec<i64> {
+    let mut ids: Vec<i64> = store
+        .claim_outbox(10, now_ms(), 0)
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.id)
+        .collect();
+    ids.sort();
+    ids
+}
+
 fn entry() -> OutboxEntry {
     OutboxEntry {
         routing_key: "diag.noop".into(),
@@ -649,13 +663,7 @@ async fn a_keyless_batch_meeting_an_existing_job(db: &TestDb) {
         store.admit_many(std::slice::from_ref(&old)).await.unwrap()[0],
         Admission::Created { outbox: Some(_) }
     ));
-    let confirmed: Vec<i64> = store
-        .claim_outbox(10, now_ms(), 0)
-        .await
-        .unwrap()
-        .iter()
-        .map(|row| row.id)
-        .collect();
+    let confirmed = outbox_rows(&store).await;
     assert_eq!(confirmed.len(), 1);
 
     let batch = [keyless(true), old.clone(), keyless(false), keyless(true)];
@@ -676,13 +684,7 @@ async fn a_keyless_batch_meeting_an_existing_job(db: &TestDb) {
     for item in &batch {
         assert!(store.job(item.job.id).await.unwrap().is_some());
     }
-    let left: Vec<i64> = store
-        .claim_outbox(10, now_ms(), 0)
-        .await
-        .unwrap()
-        .iter()
-        .map(|row| row.id)
-        .collect();
+    let left = outbox_rows(&store).await;
     assert_eq!(left, [shared.id]);
 
     // A batch of nothing but new keyless jobs, clearing the shared row.
@@ -1001,14 +1003,7 @@ mod batches {
         let Admission::Created { outbox: Some(c) } = answers[0] else {
             panic!("expected a created job with a row, got {:?}", answers[0]);
         };
-        let mut left: Vec<i64> = store
-            .claim_outbox(10, now_ms(), 0)
-            .await
-            .unwrap()
-            .iter()
-            .map(|m| m.id)
-            .collect();
-        left.sort();
+        let left = outbox_rows(&store).await;
         assert_eq!(left, [b, c.id]);
 
         // A batch that creates nothing (a reused key) still clears.

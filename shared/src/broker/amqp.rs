@@ -546,20 +546,20 @@ async fn declare(ch: &Channel, t: &Topology) -> Result<(), lapin::Error> {
 
     // Delay tiers are classic queues: TTL plus dead-lettering back to the commands
     // exchange, which keeps the original routing key (the kind).
+    let delay_queue_args = |tier: u64| {
+        let mut pairs = vec![
+            ("x-message-ttl", AMQPValue::LongLongInt(tier as i64)),
+            ("x-dead-letter-exchange", text(&t.commands_exchange())),
+        ];
+        pairs.extend(classic_version.iter().cloned());
+        pairs
+    };
     for tier in DELAY_TIERS_MS {
         let queue = t.delay_queue(tier);
         ch.queue_declare(
             queue.as_str().into(),
             queue_opts,
-            args(
-                &[
-                    ("x-message-ttl", AMQPValue::LongLongInt(tier as i64)),
-                    ("x-dead-letter-exchange", text(&t.commands_exchange())),
-                ]
-                .into_iter()
-                .chain(classic_version.iter().cloned())
-                .collect::<Vec<_>>(),
-            ),
+            args(&delay_queue_args(tier)),
         )
         .await?;
         ch.queue_bind(

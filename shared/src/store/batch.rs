@@ -194,6 +194,14 @@ fn admission_input<'q>(items: &[&'q Admit], clear: &[i64]) -> Result<Sql<'q>, St
     Ok(sql)
 }
 
+/// The `INSERT` of a new job row per row of the CTE `input`.
+fn jobs_from_input() -> String {
+    format!(
+        "{NEW_JOB_INSERT} \
+         SELECT {NEW_JOB_COLUMNS}, 'queued', 0, created_at, created_at FROM input"
+    )
+}
+
 /// Admissions as a single statement: the job rows and their shared outbox row written by a
 /// data-modifying CTE, which PostgreSQL runs as one implicit transaction. One round trip
 /// instead of four (BEGIN, two INSERTs, COMMIT); the database's share of a job is
@@ -206,9 +214,7 @@ async fn insert_admissions_in_one_statement(
 ) -> Result<Inserted, StoreError> {
     let mut sql = admission_input(items, clear)?;
     sql.text.push_str(&format!(
-        ", j AS (\
-           {NEW_JOB_INSERT} \
-           SELECT {NEW_JOB_COLUMNS}, 'queued', 0, created_at, created_at FROM input \
+        ", j AS ({} \
            ON CONFLICT DO NOTHING RETURNING id), \
          o AS (\
            INSERT INTO outbox (job_id, job_ids, routing_key, body, available_at, created_at) \
@@ -218,7 +224,8 @@ async fn insert_admissions_in_one_statement(
            HAVING COUNT(*) > 0 \
            RETURNING id) \
          SELECT j.id AS id, CASE WHEN input.routing_key IS NOT NULL THEN o.id END AS outbox_id \
-         FROM j JOIN input ON input.id = j.id LEFT JOIN o ON TRUE"
+         FROM j JOIN input ON input.id = j.id LEFT JOIN o ON TRUE",
+        jobs_from_input()
     ));
     let mut inserted = HashSet::new();
     let mut in_outbox = Vec::new();
@@ -261,15 +268,14 @@ async fn insert_fresh_admissions_in_one_statement(
 ) -> Result<Inserted, StoreError> {
     let mut sql = admission_input(items, clear)?;
     sql.text.push_str(&format!(
-        ", j AS (\
-           {NEW_JOB_INSERT} \
-           SELECT {NEW_JOB_COLUMNS}, 'queued', 0, created_at, created_at FROM input) \
+        ", j AS ({}) \
          INSERT INTO outbox (job_id, job_ids, routing_key, body, available_at, created_at) \
          SELECT MIN(id), STRING_AGG(id, ','), MIN(routing_key), ''::bytea, \
            MAX(available_at), MIN(created_at) \
          FROM input WHERE routing_key IS NOT NULL \
          HAVING COUNT(*) > 0 \
-         RETURNING id"
+         RETURNING id",
+        jobs_from_input()
     ));
     let outbox_id: Option<i64> = sqlx::query_scalar_with(&sql.text, sql.args)
         .fetch_optional(store.pool())
