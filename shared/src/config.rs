@@ -170,6 +170,12 @@ pub struct BrokerConfig {
     /// leaving it to the broker. Like the type, it cannot change in a declaration once a
     /// queue exists: queues declared before without a version keep working with 0.
     pub classic_queue_version: u8,
+    /// Most commands of one kind published as one message, a bundle, when several are
+    /// published together (RabbitMQ's cost is per message, not per byte). A bundle goes
+    /// to one worker and is acked once all its commands are settled, so a worker may
+    /// hold up to this many times its concurrency in commands; 1 publishes every command
+    /// alone, which spreads long-running jobs the most evenly over workers.
+    pub bundle_max: u16,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -188,7 +194,7 @@ pub struct ApiConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct WorkerConfig {
-    /// Jobs run at once (also the prefetch: a worker holds no more deliveries).
+    /// Jobs run at once; also the prefetch, in messages (a bundle of commands is one).
     pub concurrency: u16,
     /// An attempt's lease; renewed while it runs, taken over by others once expired.
     pub lease_secs: u64,
@@ -281,6 +287,7 @@ impl Default for BrokerConfig {
             quorum: false,
             delivery_limit: 50,
             classic_queue_version: 2,
+            bundle_max: crate::broker::bundle::DEFAULT_MAX,
         }
     }
 }
@@ -404,6 +411,11 @@ impl Config {
                 "broker.classic_queue_version must be 0 (the broker's default), 1 or 2".into(),
             ));
         }
+        if self.broker.bundle_max == 0 || self.broker.bundle_max > 256 {
+            return Err(ConfigError(
+                "broker.bundle_max must be from 1 (no bundles) to 256".into(),
+            ));
+        }
         if !matches!(self.log.format.as_str(), "text" | "json") {
             return Err(ConfigError("log.format must be `text` or `json`".into()));
         }
@@ -449,6 +461,8 @@ mod tests {
         assert!(err.to_string().contains("nope"), "{err}");
         let err = Config::load(None, json!({"broker": {"classic_queue_version": 3}})).unwrap_err();
         assert!(err.to_string().contains("classic_queue_version"), "{err}");
+        let err = Config::load(None, json!({"broker": {"bundle_max": 0}})).unwrap_err();
+        assert!(err.to_string().contains("bundle_max"), "{err}");
     }
 
     fn tempfile_dir() -> PathBuf {

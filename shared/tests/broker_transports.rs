@@ -27,8 +27,12 @@ async fn assert_nothing_more(deliveries: &mut Deliveries, wait: Duration, what: 
 }
 
 async fn amqp(quorum: bool) -> (AmqpTransport, Transport) {
+    amqp_with(|t| t.quorum = quorum).await
+}
+
+async fn amqp_with(adjust: impl FnOnce(&mut Topology)) -> (AmqpTransport, Transport) {
     let mut topology = Topology::new(unique_prefix("broker"));
-    topology.quorum = quorum;
+    adjust(&mut topology);
     let amqp = AmqpTransport::new(&amqp_url(), topology, "broker-test");
     amqp.connect().await.expect("RabbitMQ is reachable");
     (amqp.clone(), Transport::Amqp(amqp))
@@ -194,10 +198,11 @@ async fn a_publish_round_arrives_whole_and_in_order() {
 }
 
 /// Acks given in bursts and out of order settle exactly the acked deliveries: what was
-/// held or given back comes again once the consumer goes, nothing acked does.
+/// held or given back comes again once the consumer goes, nothing acked does. Every
+/// command travels alone here (a bundle is settled as a whole, see below).
 #[tokio::test]
 async fn bursts_of_acks_settle_only_what_was_acked() {
-    let (amqp, transport) = amqp(false).await;
+    let (amqp, transport) = amqp_with(|t| t.bundle_max = 1).await;
     let sources = [Source::Family(Family::Diagnostics)];
     let mut deliveries = transport.consume(&sources, 40).await.unwrap();
     let n = 40;
@@ -395,5 +400,183 @@ async fn classic_queues_are_declared_with_the_configured_version() {
     let amqp = AmqpTransport::new(&amqp_url(), topology, "broker-test");
     amqp.connect().await.expect("RabbitMQ is reachable");
     assert!(!family_queue_takes_version(amqp.topology(), 2).await);
+    amqp.delete_topology().await.unwrap();
+}
+
+/// Messages waiting in the diagnostics queue of `t`, read with a plain AMQP client.
+async fn waiting_messages(t: &Topology) -> u32 {
+    let conn = lapin::Connection::connect(&amqp_url(), lapin::ConnectionProperties::default())
+        .await
+        .unwrap();
+    let channel = conn.create_channel().await.unwrap();
+    let queue = channel
+        .queue_declare(
+            t.queue(Source::Family(Family::Diagnostics)).as_str().into(),
+            lapin::options::QueueDeclareOptions {
+                passive: true,
+                ..Default::default()
+            },
+            Default::default(),
+        )
+        .await
+        .unwrap();
+    let _ = conn.close(0, "done".into()).await;
+    queue.message_count()
+}
+
+/// Commands of one kind published together travel as few messages (at most
+/// `bundle_max` commands each) and are handed over one by one, each once, in order, with
+/// its kind; a command with headers of its own travels alone.
+#[tokio::test]
+async fn commands_published_together_share_messages_and_arrive_one_by_one() {
+    let (amqp, transport) = amqp_with(|t| t.bundle_max = 32).await;
+    let mut msgs: Vec<Outgoing> = (0..70)
+        .map(|i| Outgoing::new("diag.noop", format!("noop{i}").into_bytes()))
+        .collect();
+    for i in 0..3 {
+        msgs.insert(
+            i * 20,
+            Outgoing::new("diag.sleep", format!("sleep{i}").into_bytes()),
+        );
+    }
+    msgs.push(Outgoing::new("diag.noop", b"alone".to_vec()).with_header("trace", "t1"));
+    let results = transport.publish_many(&msgs).await;
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    // 70 noops in bundles of 32, 32 and 6, the sleeps in one, the one with a header.
+    assert_eq!(waiting_messages(amqp.topology()).await, 5);
+
+    let sources = [Source::Family(Family::Diagnostics)];
+    let mut deliveries = transport.consume(&sources, 2).await.unwrap();
+    let mut got = Vec::new();
+    for _ in 0..msgs.len() {
+        let d = next(&mut deliveries).await;
+        let body = String::from_utf8(d.body.clone()).unwrap();
+        assert!(body.starts_with(d.routing_key.strip_prefix("diag.").unwrap()) || body == "alone");
+        if body == "alone" {
+            assert_eq!(d.headers.get("trace").map(String::as_str), Some("t1"));
+        }
+        got.push(body);
+        d.ack().await.unwrap();
+    }
+    let in_order = |prefix: &str| -> Vec<String> {
+        got.iter()
+            .filter(|b| b.starts_with(prefix))
+            .cloned()
+            .collect()
+    };
+    let sent = |prefix: &str| -> Vec<String> {
+        msgs.iter()
+            .map(|m| String::from_utf8(m.body.clone()).unwrap())
+            .filter(|b| b.starts_with(prefix))
+            .collect()
+    };
+    assert_eq!(in_order("noop"), sent("noop"));
+    assert_eq!(in_order("sleep"), sent("sleep"));
+    assert!(got.contains(&"alone".to_owned()));
+    assert_nothing_more(
+        &mut deliveries,
+        Duration::from_millis(500),
+        "a command came twice",
+    )
+    .await;
+    drop(deliveries);
+    assert_eq!(
+        waiting_messages(amqp.topology()).await,
+        0,
+        "every bundle was acked"
+    );
+    amqp.delete_topology().await.unwrap();
+}
+
+/// A bundle is settled once all its commands are: one given back (or dropped unsettled)
+/// brings all of them back, marked redelivered; all acked, none comes back.
+#[tokio::test]
+async fn a_bundle_comes_back_whole_when_one_of_its_commands_is_given_back() {
+    let (amqp, transport) = amqp_with(|t| t.bundle_max = 32).await;
+    let msgs: Vec<Outgoing> = (0..5)
+        .map(|i| Outgoing::new("diag.noop", format!("m{i}").into_bytes()))
+        .collect();
+    assert!(
+        transport
+            .publish_many(&msgs)
+            .await
+            .iter()
+            .all(Result::is_ok)
+    );
+    let sources = [Source::Family(Family::Diagnostics)];
+    let mut deliveries = transport.consume(&sources, 4).await.unwrap();
+    let name = |d: &Delivery| String::from_utf8(d.body.clone()).unwrap();
+
+    // Round 1: m2 is given back, the others acked (before and after it).
+    for _ in 0..5 {
+        let d = next(&mut deliveries).await;
+        assert!(!d.redelivered);
+        if name(&d) == "m2" {
+            d.requeue().await.unwrap();
+        } else {
+            d.ack().await.unwrap();
+        }
+    }
+    // Round 2: all of them again; m4 is dropped unsettled.
+    let mut again = Vec::new();
+    for _ in 0..5 {
+        let d = next(&mut deliveries).await;
+        assert!(d.redelivered, "{} is a redelivery", name(&d));
+        again.push(name(&d));
+        if name(&d) == "m4" {
+            drop(d);
+        } else {
+            d.ack().await.unwrap();
+        }
+    }
+    assert_eq!(again, ["m0", "m1", "m2", "m3", "m4"]);
+    // Round 3: all of them once more; all acked, and that settles it.
+    for _ in 0..5 {
+        next(&mut deliveries).await.ack().await.unwrap();
+    }
+    assert_nothing_more(
+        &mut deliveries,
+        Duration::from_millis(500),
+        "an acked bundle came back",
+    )
+    .await;
+    drop(deliveries);
+    assert_eq!(waiting_messages(amqp.topology()).await, 0);
+    amqp.delete_topology().await.unwrap();
+}
+
+/// A message from another producer that says it is a bundle but is not one is handed
+/// over as it is (the worker dead-letters what it cannot read).
+#[tokio::test]
+async fn a_malformed_bundle_is_handed_over_whole() {
+    let (amqp, transport) = amqp(false).await;
+    let topology = amqp.topology().clone();
+    let mut deliveries = transport
+        .consume(&[Source::Family(Family::Diagnostics)], 4)
+        .await
+        .unwrap();
+    let conn = lapin::Connection::connect(&amqp_url(), lapin::ConnectionProperties::default())
+        .await
+        .unwrap();
+    let channel = conn.create_channel().await.unwrap();
+    let props = lapin::BasicProperties::default()
+        .with_content_type(longshore_shared::broker::bundle::CONTENT_TYPE.into());
+    channel
+        .basic_publish(
+            topology.commands_exchange().as_str().into(),
+            "diag.noop".into(),
+            lapin::options::BasicPublishOptions::default(),
+            b"\x00\x00\x00\x09short",
+            props,
+        )
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    let d = next(&mut deliveries).await;
+    assert_eq!(d.body, b"\x00\x00\x00\x09short");
+    assert_eq!(d.routing_key, "diag.noop");
+    d.ack().await.unwrap();
+    let _ = conn.close(0, "done".into()).await;
     amqp.delete_topology().await.unwrap();
 }

@@ -41,6 +41,7 @@ pub fn topology(config: &Config) -> Topology {
         quorum: config.broker.quorum,
         delivery_limit: config.broker.delivery_limit,
         classic_queue_version: config.broker.classic_queue_version,
+        bundle_max: config.broker.bundle_max,
     }
 }
 

@@ -79,6 +79,16 @@ pub struct Settings {
         help_heading = "Broker"
     )]
     pub classic_queue_version: Option<u8>,
+    /// Most commands of one kind in one message; 1 publishes each alone [default: 32].
+    #[arg(
+        long,
+        global = true,
+        env = "LONGSHORE_BUNDLE_MAX",
+        value_name = "N",
+        value_parser = clap::value_parser!(u16).range(1..=256),
+        help_heading = "Broker"
+    )]
+    pub bundle_max: Option<u16>,
 
     /// Address the api listens on [default: 127.0.0.1:8080].
     #[arg(
@@ -305,6 +315,7 @@ impl Settings {
             "classic_queue_version",
             self.classic_queue_version.map(Value::from),
         );
+        put(r, "broker", "bundle_max", self.bundle_max.map(Value::from));
         put(
             r,
             "api",

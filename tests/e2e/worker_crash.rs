@@ -55,3 +55,41 @@ async fn a_job_whose_worker_is_killed_is_taken_over_and_succeeds_once_with_postg
 async fn a_job_whose_worker_is_killed_is_taken_over_and_succeeds_once_with_sqlite() {
     a_job_whose_worker_is_killed_is_taken_over_and_succeeds_once(Backend::Sqlite).await;
 }
+
+/// Commands submitted together travel as one message (a bundle); a worker killed while
+/// running them all loses none: the message comes back whole, and each job is taken
+/// over once its lease runs out and succeeds exactly once.
+#[tokio::test]
+async fn a_worker_killed_holding_commands_submitted_together_loses_none() {
+    let mut app = TestApp::new(Backend::Postgres).await;
+    app.set_env("LONGSHORE_LEASE_SECS", "2");
+    app.start_api().await;
+    let commands: Vec<_> = (0..12)
+        .map(|_| json!({"kind": "diag.noop", "payload": {"sleep_ms": 3000}}))
+        .collect();
+    let answers =
+        futures::future::join_all(commands.iter().map(|c| app.post("/v1/commands", c))).await;
+    let ids: Vec<String> = answers
+        .iter()
+        .map(|a| a.body["job_id"].as_str().expect("job id").to_owned())
+        .collect();
+
+    let first = app.start_worker("worker-a");
+    for id in &ids {
+        app.wait_job(id, "running on worker-a", |j| j["status"] == "running")
+            .await;
+    }
+    app.kill(first);
+    app.start_worker("worker-b");
+    for id in &ids {
+        let job = app.wait_succeeded(id).await;
+        let started = events(&job, "started");
+        assert_eq!(
+            started.len(),
+            2,
+            "the lost attempt and the takeover: {job:#}"
+        );
+        assert_eq!(started[1]["actor"], "worker-b");
+        assert_eq!(events(&job, "succeeded").len(), 1, "{job:#}");
+    }
+}

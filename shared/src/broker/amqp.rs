@@ -19,6 +19,7 @@ use lapin::{
 use tokio::sync::Mutex;
 
 use super::acks::AckCoalescer;
+use super::bundle;
 use super::topology::{DELAY_TIERS_MS, REASON_HEADER, TIER_HEADER, tier_for};
 use super::{Acker, BrokerError, Deliveries, Delivery, Outgoing, Source, Topology};
 use crate::store::redact_url;
@@ -177,6 +178,7 @@ impl AmqpTransport {
                     routing_key: &topology.queue(source),
                     kind: Some(&msg.routing_key),
                     mandatory: true,
+                    content_type: JSON,
                 };
                 start_publish(channel, &target, msg, None).await
             }
@@ -199,19 +201,64 @@ impl AmqpTransport {
                     .collect();
             }
         };
+        // Commands of one kind share a message (see `bundle`); one with headers of its
+        // own, or bound for the commands exchange, goes alone.
+        let topology = &self.inner.topology;
+        let max = usize::from(topology.bundle_max);
+        let groups = bundle::plan(msgs, max, |msg| {
+            let family = matches!(topology.route(&msg.routing_key), Source::Family(_));
+            (family && msg.headers.is_empty()).then_some(msg.routing_key.as_str())
+        });
         // Every message's frames are queued on the first poll, so lapin writes the
         // round in a few socket writes and RabbitMQ reads it in a few wake-ups.
         // Awaiting each send in turn made every message a round trip through lapin's
         // I/O thread and a TCP segment of its own.
-        let publishes = msgs.iter().map(|msg| async {
-            let confirm = self.start_command(&link.publisher, msg).await?;
+        let publishes = groups.iter().map(|group| async {
+            let confirm = match group.as_slice() {
+                [one] => self.start_command(&link.publisher, &msgs[*one]).await?,
+                _ => {
+                    let parts = group.iter().map(|i| msgs[*i].body.as_slice());
+                    let kind = &msgs[group[0]].routing_key;
+                    self.start_bundle(&link.publisher, kind, bundle::encode(parts))
+                        .await?
+                }
+            };
             await_confirm(confirm).await
         });
-        let results = futures::future::join_all(publishes).await;
-        if results.iter().any(Result::is_err) {
+        let outcomes = futures::future::join_all(publishes).await;
+        if outcomes.iter().any(Result::is_err) {
             self.forget_link().await;
         }
+        let mut results: Vec<Option<Result<(), BrokerError>>> =
+            std::iter::repeat_with(|| None).take(msgs.len()).collect();
+        for (group, outcome) in groups.iter().zip(&outcomes) {
+            for i in group {
+                results[*i] = Some(outcome.as_ref().map(|_| ()).map_err(BrokerError::again));
+            }
+        }
         results
+            .into_iter()
+            .map(|r| r.expect("every message is in a group"))
+            .collect()
+    }
+
+    /// Starts publishing a bundle of commands of `kind`, a known one, the way
+    /// `start_command` publishes one.
+    async fn start_bundle(
+        &self,
+        channel: &Channel,
+        kind: &str,
+        body: Vec<u8>,
+    ) -> Result<lapin::PublisherConfirm, BrokerError> {
+        let topology = &self.inner.topology;
+        let target = Target {
+            exchange: "",
+            routing_key: &topology.queue(topology.route(kind)),
+            kind: Some(kind),
+            mandatory: true,
+            content_type: bundle::CONTENT_TYPE,
+        };
+        start_publish(channel, &target, &Outgoing::new(kind, body), None).await
     }
 
     pub async fn publish_delayed(
@@ -280,20 +327,15 @@ impl AmqpTransport {
             streams.push(consumer.boxed());
         }
         let settler = AckCoalescer::start();
-        let merged = futures::stream::select_all(streams).map(move |item| {
-            let delivery = item?;
-            settler.hand_out(delivery.delivery_tag);
-            Ok(Delivery {
-                routing_key: kind_of(&delivery),
-                headers: string_headers(delivery.properties.headers()),
-                redelivered: delivery.redelivered,
-                body: delivery.data,
-                acker: Acker::Amqp {
-                    tag: delivery.delivery_tag,
-                    acker: delivery.acker,
-                    settler: settler.clone(),
-                },
-            })
+        let merged = futures::stream::select_all(streams).flat_map(move |item| {
+            let deliveries = match item {
+                Ok(delivery) => {
+                    settler.hand_out(delivery.delivery_tag);
+                    deliveries_of(delivery, &settler)
+                }
+                Err(err) => vec![Err(err.into())],
+            };
+            futures::stream::iter(deliveries)
         });
         // Keep the channel open as long as the stream lives.
         let keep = channel;
@@ -342,7 +384,10 @@ struct Target<'a> {
     /// The command's kind in the `type` property, when the routing key is not the kind.
     kind: Option<&'a str>,
     mandatory: bool,
+    content_type: &'a str,
 }
+
+const JSON: &str = "application/json";
 
 impl<'a> Target<'a> {
     fn exchange(exchange: &'a str, msg: &'a Outgoing) -> Self {
@@ -351,6 +396,55 @@ impl<'a> Target<'a> {
             routing_key: &msg.routing_key,
             kind: None,
             mandatory: false,
+            content_type: JSON,
+        }
+    }
+}
+
+/// What the worker is handed for one message: its command, or each command of a
+/// bundle. A body that claims to be a bundle and is not one is handed over as it is,
+/// to be dead-lettered as unreadable.
+fn deliveries_of(
+    delivery: lapin::message::Delivery,
+    settler: &AckCoalescer,
+) -> Vec<Result<Delivery, BrokerError>> {
+    let routing_key = kind_of(&delivery);
+    let headers = string_headers(delivery.properties.headers());
+    let bundled = delivery
+        .properties
+        .content_type()
+        .as_ref()
+        .is_some_and(|t| t.as_str() == bundle::CONTENT_TYPE);
+    let parts = bundled.then(|| bundle::decode(&delivery.data)).flatten();
+    let redelivered = delivery.redelivered;
+    let one = |body, acker| Delivery {
+        routing_key: routing_key.clone(),
+        headers: headers.clone(),
+        redelivered,
+        body,
+        acker,
+    };
+    match parts {
+        Some(parts) => {
+            let shares = bundle::Part::split(
+                parts.len(),
+                delivery.delivery_tag,
+                delivery.acker,
+                settler.clone(),
+            );
+            parts
+                .into_iter()
+                .zip(shares)
+                .map(|(body, share)| Ok(one(body, Acker::Bundled(share))))
+                .collect()
+        }
+        None => {
+            let acker = Acker::Amqp {
+                tag: delivery.delivery_tag,
+                acker: delivery.acker,
+                settler: settler.clone(),
+            };
+            vec![Ok(one(delivery.data, acker))]
         }
     }
 }
@@ -386,7 +480,7 @@ async fn start_publish(
     }
     let mut props = BasicProperties::default()
         .with_delivery_mode(2)
-        .with_content_type("application/json".into());
+        .with_content_type(target.content_type.into());
     // Commands carry none; an empty table would still be encoded and parsed each way.
     if !headers.inner().is_empty() {
         props = props.with_headers(headers);

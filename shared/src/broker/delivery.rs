@@ -6,6 +6,7 @@ use tokio::sync::OwnedSemaphorePermit;
 
 use super::BrokerError;
 use super::acks::AckCoalescer;
+use super::bundle;
 use super::local::LocalTransport;
 
 /// A message to publish.
@@ -39,6 +40,8 @@ pub enum Acker {
         acker: lapin::Acker,
         settler: AckCoalescer,
     },
+    /// One command of a bundle (see `bundle`).
+    Bundled(bundle::Part),
     Local {
         transport: LocalTransport,
         id: i64,
@@ -87,6 +90,7 @@ impl Delivery {
                 acker,
                 settler,
             } => settler.ack(tag, acker).await,
+            Acker::Bundled(part) => part.ack().await,
             Acker::Local { transport, id, .. } => transport.ack(id).await,
         }
     }
@@ -99,6 +103,7 @@ impl Delivery {
                 acker,
                 settler,
             } => settler.requeue(tag, acker).await,
+            Acker::Bundled(part) => part.requeue().await,
             Acker::Local { transport, id, .. } => transport.requeue(id).await,
         }
     }

@@ -15,3 +15,17 @@ pub enum BrokerError {
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
 }
+
+impl BrokerError {
+    /// The same failure for another message it befell (every command of a bundle).
+    pub fn again(&self) -> BrokerError {
+        match self {
+            BrokerError::Unreachable(reason) => BrokerError::Unreachable(reason.clone()),
+            BrokerError::Amqp(err) => BrokerError::Amqp(err.clone()),
+            BrokerError::Nacked => BrokerError::Nacked,
+            BrokerError::Unroutable => BrokerError::Unroutable,
+            BrokerError::Timeout => BrokerError::Timeout,
+            BrokerError::Store(err) => BrokerError::Unreachable(err.to_string()),
+        }
+    }
+}

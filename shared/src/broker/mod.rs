@@ -5,6 +5,7 @@
 
 mod acks;
 pub mod amqp;
+pub mod bundle;
 mod delivery;
 mod error;
 pub mod local;

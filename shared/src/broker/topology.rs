@@ -43,6 +43,9 @@ pub struct Topology {
     pub delivery_limit: u32,
     /// `x-queue-version` of every classic queue declared; 0 declares none.
     pub classic_queue_version: u8,
+    /// Most commands of one kind published as one message (see `bundle`); 1 publishes
+    /// every command alone.
+    pub bundle_max: u16,
 }
 
 impl Topology {
@@ -52,6 +55,7 @@ impl Topology {
             quorum: false,
             delivery_limit: 50,
             classic_queue_version: 2,
+            bundle_max: super::bundle::DEFAULT_MAX,
         }
     }
 
