@@ -1037,7 +1037,7 @@ mod batches {
             .claim_and_succeed_many(
                 &[c, a, missing],
                 &[
-                    (a, 1, serde_json::json!({"a": 1})),
+                    (a, 1, serde_json::json!({"a": 1, "note": "a, \"b\" and ü"})),
                     (b, 7, serde_json::json!({})),
                 ],
                 now,
@@ -1053,7 +1053,10 @@ mod batches {
         assert!(matches!(claims[2], Claim::Missing));
 
         let job = store.job(a).await.unwrap().unwrap();
-        assert_eq!(job.result, Some(serde_json::json!({"a": 1})));
+        assert_eq!(
+            job.result,
+            Some(serde_json::json!({"a": 1, "note": "a, \"b\" and ü"}))
+        );
         let trail: Vec<String> = store
             .events(a)
             .await
@@ -1072,13 +1075,15 @@ mod batches {
         let c_job = store.job(c).await.unwrap().unwrap();
         assert_eq!((c_job.status, c_job.attempts), (JobStatus::Running, 1));
 
-        // Either kind alone.
+        // Either kind alone; a result that is a JSON string stays one.
+        let result = serde_json::json!("done, \"quoted\"");
         let (claims, done) = store
-            .claim_and_succeed_many(&[], &[(c, 1, serde_json::json!(null))], now, now, "w1")
+            .claim_and_succeed_many(&[], &[(c, 1, result.clone())], now, now, "w1")
             .await
             .unwrap();
         assert!(claims.is_empty());
         assert_eq!(done, [true]);
+        assert_eq!(store.job(c).await.unwrap().unwrap().result, Some(result));
         let (claims, done) = store
             .claim_and_succeed_many(&[c], &[], now, now, "w1")
             .await

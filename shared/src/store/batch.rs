@@ -67,14 +67,11 @@ impl<'q> Sql<'q> {
 }
 
 /// Binds the columns a new job row takes from its `NewJob`, in the order of
-/// [`NEW_JOB_COLUMNS`]. Text is bound by reference: the batch outlives its statement, and
+/// [`NEW_JOB_COLUMNS`], for SQLite's admission statement (PostgreSQL's takes them all
+/// as one parameter, see [`admission_input`]). Text is bound by reference: the batch outlives its statement, and
 /// a copy of every string of every row was most of what building a batch allocated.
-fn bind_new_job<'q>(
-    s: &mut Sql<'q>,
-    job: &'q NewJob,
-    backend: Backend,
-) -> Result<Vec<String>, StoreError> {
-    let (key, hash) = job.stored_key_and_hash(backend);
+fn bind_new_job<'q>(s: &mut Sql<'q>, job: &'q NewJob) -> Result<Vec<String>, StoreError> {
+    let (key, hash) = job.stored_key_and_hash(Backend::Sqlite);
     Ok(vec![
         s.bind(job.id.to_string())?,
         s.bind(job.kind.as_str())?,
@@ -108,7 +105,7 @@ async fn insert_admissions(store: &Store, items: &[&Admit]) -> Result<Inserted, 
     let mut sql = Sql::new(format!("{NEW_JOB_INSERT} VALUES "));
     for (n, item) in items.iter().enumerate() {
         sql.row(n == 0, |s| {
-            let mut values = bind_new_job(s, &item.job, Backend::Sqlite)?;
+            let mut values = bind_new_job(s, &item.job)?;
             values.extend([
                 "'queued'".to_owned(),
                 "0".to_owned(),
@@ -167,31 +164,71 @@ async fn insert_admissions(store: &Store, items: &[&Admit]) -> Result<Inserted, 
 }
 
 /// The batch's rows as the CTE `input`, and the CTE `d` deleting the outbox rows in
-/// `clear` (passed as one comma-separated parameter, so the statement's text depends on
-/// the batch size only).
+/// `clear`. Both come as one parameter each (the rows as a JSON array, the ids
+/// comma-separated), so the statement's text is the same for every batch: each
+/// connection parses and prepares it once, and PostgreSQL soon plans it once for all
+/// batches instead of for each (a text per batch size, with a parameter per column of
+/// every row, was parsed and planned again and again).
 fn admission_input<'q>(items: &[&'q Admit], clear: &[i64]) -> Result<Sql<'q>, StoreError> {
-    let mut sql = Sql::new(format!(
-        "WITH input ({NEW_JOB_COLUMNS}, routing_key, available_at) AS (VALUES "
-    ));
-    for (n, item) in items.iter().enumerate() {
-        let entry = item.outbox.as_ref();
-        sql.row(n == 0, |s| {
-            let mut values = bind_new_job(s, &item.job, Backend::Postgres)?;
-            values.extend([
-                s.bind(entry.map(|e| e.routing_key.as_str()))?,
-                s.bind(entry.map(|e| e.available_at))?,
-            ]);
-            Ok(values)
-        })?;
-    }
+    let rows: Vec<AdmissionRow> = items.iter().map(|item| AdmissionRow::of(item)).collect();
+    let rows = serde_json::to_string(&rows)
+        .map_err(|err| StoreError::Corrupt(format!("a batch of admissions: {err}")))?;
     let cleared: Vec<String> = clear.iter().map(i64::to_string).collect();
+    let mut sql = Sql::new(String::new());
+    let rows = sql.bind(rows)?;
     let cleared = sql.bind(cleared.join(","))?;
-    sql.text.push_str(&format!(
-        "), d AS (\
+    sql.text = format!(
+        "WITH input AS (\
+           SELECT * FROM json_to_recordset(CAST({rows} AS JSON)) AS r(id TEXT, kind TEXT, \
+             version INTEGER, idempotency_key TEXT, request_hash TEXT, tenant TEXT, \
+             requested_by TEXT, target TEXT, payload TEXT, max_attempts INTEGER, \
+             created_at BIGINT, routing_key TEXT, available_at BIGINT)), \
+         d AS (\
            DELETE FROM outbox \
            WHERE id = ANY(CAST(string_to_array({cleared}, ',') AS BIGINT[])))"
-    ));
+    );
     Ok(sql)
+}
+
+/// An admission as a row of the CTE `input` ([`NEW_JOB_COLUMNS`], then the outbox
+/// entry's). The payload travels as a JSON string, which PostgreSQL reads back as
+/// exactly the text it was.
+#[derive(serde::Serialize)]
+struct AdmissionRow<'a> {
+    id: &'a Uuid,
+    kind: &'a str,
+    version: i64,
+    idempotency_key: Option<&'a str>,
+    request_hash: Option<&'a str>,
+    tenant: Option<&'a str>,
+    requested_by: &'a str,
+    target: &'a str,
+    payload: &'a str,
+    max_attempts: i64,
+    created_at: Millis,
+    routing_key: Option<&'a str>,
+    available_at: Option<Millis>,
+}
+
+impl<'a> AdmissionRow<'a> {
+    fn of(item: &'a Admit) -> Self {
+        let (job, entry) = (&item.job, item.outbox.as_ref());
+        AdmissionRow {
+            id: &job.id,
+            kind: &job.kind,
+            version: job.version,
+            idempotency_key: job.idempotency_key.as_deref(),
+            request_hash: job.request_hash.as_deref(),
+            tenant: job.tenant.as_deref(),
+            requested_by: &job.requested_by,
+            target: &job.target,
+            payload: &job.payload,
+            max_attempts: job.max_attempts,
+            created_at: job.created_at,
+            routing_key: entry.map(|e| e.routing_key.as_str()),
+            available_at: entry.map(|e| e.available_at),
+        }
+    }
 }
 
 /// The `INSERT` of a new job row per row of the CTE `input`.
@@ -456,7 +493,7 @@ impl Store {
     ) -> Result<Vec<Claim>, StoreError> {
         let mut sql = Sql::new(String::new());
         sql.text = claim_statement(&mut sql, ids, now, lease_until, worker)?;
-        let claimed: HashMap<Uuid, JobRecord> = sqlx::query_with(&sql.text, sql.args)
+        let claimed: HashMap<Uuid, JobRecord> = unprepared(&sql.text, sql.args)
             .fetch_all(self.pool())
             .await?
             .iter()
@@ -530,7 +567,7 @@ impl Store {
              SELECT c.*, d.done FROM (SELECT STRING_AGG(s.id, ',') AS done FROM s) AS d \
              LEFT JOIN c ON TRUE"
         );
-        let rows = sqlx::query_with(&sql.text, sql.args)
+        let rows = unprepared(&sql.text, sql.args)
             .fetch_all(self.pool())
             .await?;
         // `done` is the same on every row; the claim columns are NULL when nothing was
@@ -572,7 +609,7 @@ impl Store {
         }
         let mut sql = Sql::new(String::new());
         sql.text = success_statement(&mut sql, items, now, actor)?;
-        let done: HashSet<Uuid> = sqlx::query_with(&sql.text, sql.args)
+        let done: HashSet<Uuid> = unprepared(&sql.text, sql.args)
             .fetch_all(self.pool())
             .await?
             .iter()
@@ -580,6 +617,19 @@ impl Store {
             .collect::<Result<_, _>>()?;
         Ok(items.iter().map(|(id, _, _)| done.contains(id)).collect())
     }
+}
+
+/// The worker's batch statements, run unprepared. Their text is one per batch size,
+/// and since a worker's batches follow its bundles, the same sizes come back again and
+/// again: prepared, PostgreSQL soon ran such a statement on a generic plan made while the
+/// `jobs` table was still small, a sequential scan of `jobs` for every batch once it had
+/// grown (the plan is only made again after an `ANALYZE`). Unprepared, every batch is
+/// planned for its own ids, and parsing costs no round trip of its own either.
+fn unprepared<'q>(
+    text: &'q str,
+    args: AnyArguments<'q>,
+) -> sqlx::query::Query<'q, sqlx::Any, AnyArguments<'q>> {
+    sqlx::query_with(text, args).persistent(false)
 }
 
 /// The batch claim: starts the next attempt of each id that is plainly due, returning
