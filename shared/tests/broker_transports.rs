@@ -38,6 +38,15 @@ async fn amqp_with(adjust: impl FnOnce(&mut Topology)) -> (AmqpTransport, Transp
     (amqp.clone(), Transport::Amqp(amqp))
 }
 
+/// Publishes `m0` … `m{n-1}` as one round of `diag.noop` commands, all confirmed.
+async fn publish_round(transport: &Transport, n: usize) {
+    let msgs: Vec<Outgoing> = (0..n)
+        .map(|i| Outgoing::new("diag.noop", format!("m{i}").into_bytes()))
+        .collect();
+    let results = transport.publish_many(&msgs).await;
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+}
+
 /// The shared contract, run against any transport.
 async fn contract(transport: &Transport) {
     let sources = [Source::Family(Family::Diagnostics)];
@@ -206,16 +215,7 @@ async fn bursts_of_acks_settle_only_what_was_acked() {
     let sources = [Source::Family(Family::Diagnostics)];
     let mut deliveries = transport.consume(&sources, 40).await.unwrap();
     let n = 40;
-    let msgs: Vec<Outgoing> = (0..n)
-        .map(|i| Outgoing::new("diag.noop", format!("m{i}").into_bytes()))
-        .collect();
-    assert!(
-        transport
-            .publish_many(&msgs)
-            .await
-            .iter()
-            .all(Result::is_ok)
-    );
+    publish_round(&transport, n).await;
 
     let mut got = Vec::new();
     for _ in 0..n {
@@ -493,16 +493,7 @@ async fn commands_published_together_share_messages_and_arrive_one_by_one() {
 #[tokio::test]
 async fn a_bundle_comes_back_whole_when_one_of_its_commands_is_given_back() {
     let (amqp, transport) = amqp_with(|t| t.bundle_max = 32).await;
-    let msgs: Vec<Outgoing> = (0..5)
-        .map(|i| Outgoing::new("diag.noop", format!("m{i}").into_bytes()))
-        .collect();
-    assert!(
-        transport
-            .publish_many(&msgs)
-            .await
-            .iter()
-            .all(Result::is_ok)
-    );
+    publish_round(&transport, 5).await;
     let sources = [Source::Family(Family::Diagnostics)];
     let mut deliveries = transport.consume(&sources, 4).await.unwrap();
     let name = |d: &Delivery| String::from_utf8(d.body.clone()).unwrap();
