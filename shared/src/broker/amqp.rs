@@ -173,13 +173,8 @@ impl AmqpTransport {
         let topology = &self.inner.topology;
         match topology.route(&msg.routing_key) {
             source @ Source::Family(_) => {
-                let target = Target {
-                    exchange: "",
-                    routing_key: &topology.queue(source),
-                    kind: Some(&msg.routing_key),
-                    mandatory: true,
-                    content_type: JSON,
-                };
+                let queue = topology.queue(source);
+                let target = Target::queue(&queue, &msg.routing_key, JSON);
                 start_publish(channel, &target, msg, None).await
             }
             Source::Unrouted => {
@@ -229,16 +224,21 @@ impl AmqpTransport {
         if outcomes.iter().any(Result::is_err) {
             self.forget_link().await;
         }
-        let mut results: Vec<Option<Result<(), BrokerError>>> =
-            std::iter::repeat_with(|| None).take(msgs.len()).collect();
-        for (group, outcome) in groups.iter().zip(&outcomes) {
-            for i in group {
-                results[*i] = Some(outcome.as_ref().map(|_| ()).map_err(BrokerError::again));
+        // Every command of a message shares its outcome.
+        let mut group_of = vec![0; msgs.len()];
+        for (group, members) in groups.iter().enumerate() {
+            for i in members {
+                group_of[*i] = group;
             }
         }
-        results
+        group_of
             .into_iter()
-            .map(|r| r.expect("every message is in a group"))
+            .map(|group| {
+                outcomes[group]
+                    .as_ref()
+                    .map(|_| ())
+                    .map_err(BrokerError::again)
+            })
             .collect()
     }
 
@@ -251,13 +251,8 @@ impl AmqpTransport {
         body: Vec<u8>,
     ) -> Result<lapin::PublisherConfirm, BrokerError> {
         let topology = &self.inner.topology;
-        let target = Target {
-            exchange: "",
-            routing_key: &topology.queue(topology.route(kind)),
-            kind: Some(kind),
-            mandatory: true,
-            content_type: bundle::CONTENT_TYPE,
-        };
+        let queue = topology.queue(topology.route(kind));
+        let target = Target::queue(&queue, kind, bundle::CONTENT_TYPE);
         start_publish(channel, &target, &Outgoing::new(kind, body), None).await
     }
 
@@ -390,6 +385,17 @@ struct Target<'a> {
 const JSON: &str = "application/json";
 
 impl<'a> Target<'a> {
+    /// Straight to a family's `queue` through the default exchange, the kind in `type`.
+    fn queue(queue: &'a str, kind: &'a str, content_type: &'a str) -> Self {
+        Target {
+            exchange: "",
+            routing_key: queue,
+            kind: Some(kind),
+            mandatory: true,
+            content_type,
+        }
+    }
+
     fn exchange(exchange: &'a str, msg: &'a Outgoing) -> Self {
         Target {
             exchange,

@@ -68,8 +68,9 @@ impl<'q> Sql<'q> {
 
 /// Binds the columns a new job row takes from its `NewJob`, in the order of
 /// [`NEW_JOB_COLUMNS`], for SQLite's admission statement (PostgreSQL's takes them all
-/// as one parameter, see [`admission_input`]). Text is bound by reference: the batch outlives its statement, and
-/// a copy of every string of every row was most of what building a batch allocated.
+/// as one parameter, see [`admission_input`]). Text is bound by reference: the batch
+/// outlives its statement, and a copy of every string of every row was most of what
+/// building a batch allocated.
 fn bind_new_job<'q>(s: &mut Sql<'q>, job: &'q NewJob) -> Result<Vec<String>, StoreError> {
     let (key, hash) = job.stored_key_and_hash(Backend::Sqlite);
     Ok(vec![
@@ -239,6 +240,19 @@ fn jobs_from_input() -> String {
     )
 }
 
+/// The `INSERT` of the one outbox row naming every job of `rows` (rows of the CTE
+/// `input`, possibly joined) that asked for one; none when none did.
+fn shared_outbox_row(rows: &str) -> String {
+    format!(
+        "INSERT INTO outbox (job_id, job_ids, routing_key, body, available_at, created_at) \
+         SELECT MIN(input.id), STRING_AGG(input.id, ','), MIN(input.routing_key), ''::bytea, \
+           MAX(input.available_at), MIN(input.created_at) \
+         FROM {rows} WHERE input.routing_key IS NOT NULL \
+         HAVING COUNT(*) > 0 \
+         RETURNING id"
+    )
+}
+
 /// Admissions as a single statement: the job rows and their shared outbox row written by a
 /// data-modifying CTE, which PostgreSQL runs as one implicit transaction. One round trip
 /// instead of four (BEGIN, two INSERTs, COMMIT); the database's share of a job is
@@ -253,16 +267,11 @@ async fn insert_admissions_in_one_statement(
     sql.text.push_str(&format!(
         ", j AS ({} \
            ON CONFLICT DO NOTHING RETURNING id), \
-         o AS (\
-           INSERT INTO outbox (job_id, job_ids, routing_key, body, available_at, created_at) \
-           SELECT MIN(input.id), STRING_AGG(input.id, ','), MIN(input.routing_key), ''::bytea, \
-             MAX(input.available_at), MIN(input.created_at) \
-           FROM j JOIN input ON input.id = j.id WHERE input.routing_key IS NOT NULL \
-           HAVING COUNT(*) > 0 \
-           RETURNING id) \
+         o AS ({}) \
          SELECT j.id AS id, CASE WHEN input.routing_key IS NOT NULL THEN o.id END AS outbox_id \
          FROM j JOIN input ON input.id = j.id LEFT JOIN o ON TRUE",
-        jobs_from_input()
+        jobs_from_input(),
+        shared_outbox_row("j JOIN input ON input.id = j.id")
     ));
     let mut inserted = HashSet::new();
     let mut in_outbox = Vec::new();
@@ -305,14 +314,9 @@ async fn insert_fresh_admissions_in_one_statement(
 ) -> Result<Inserted, StoreError> {
     let mut sql = admission_input(items, clear)?;
     sql.text.push_str(&format!(
-        ", j AS ({}) \
-         INSERT INTO outbox (job_id, job_ids, routing_key, body, available_at, created_at) \
-         SELECT MIN(id), STRING_AGG(id, ','), MIN(routing_key), ''::bytea, \
-           MAX(available_at), MIN(created_at) \
-         FROM input WHERE routing_key IS NOT NULL \
-         HAVING COUNT(*) > 0 \
-         RETURNING id",
-        jobs_from_input()
+        ", j AS ({}) {}",
+        jobs_from_input(),
+        shared_outbox_row("input")
     ));
     let outbox_id: Option<i64> = sqlx::query_scalar_with(&sql.text, sql.args)
         .fetch_optional(store.pool())
