@@ -95,6 +95,7 @@ impl EndToEndSuite {
         let expected = Duration::from_secs_f64(s.latency_jobs as f64 / s.latency_rate);
         let limit = expected * 2 + Duration::from_secs(60);
         let before = d.store.succeeded().await?;
+        let flushes_before = d.store.wal_flushes().await?;
         let since = now_ms();
         d.submitter
             .open_loop(s.latency_jobs, s.latency_rate, limit)
@@ -102,6 +103,7 @@ impl EndToEndSuite {
         d.store
             .wait_succeeded(before + i64::try_from(s.latency_jobs)?, limit)
             .await?;
+        let flushes_after = d.store.wal_flushes().await?;
         let latencies = d.store.latencies_since(since).await?;
         ensure!(
             latencies.len() as u64 == s.latency_jobs,
@@ -109,10 +111,17 @@ impl EndToEndSuite {
             latencies.len(),
             s.latency_jobs
         );
-        Ok(latency_figures(
-            &latency_case(d.kind, s.latency_rate),
-            &latencies,
-        ))
+        let case = latency_case(d.kind, s.latency_rate);
+        let mut out = latency_figures(&case, &latencies);
+        if let (Some(before), Some(after)) = (flushes_before, flushes_after) {
+            out.push(Measurement::new(
+                &case,
+                "PostgreSQL WAL flushes",
+                "flushes/job",
+                (after - before) / s.latency_jobs as f64,
+            ));
+        }
+        Ok(out)
     }
 
     async fn throughput(&self, ctx: &BenchContext, d: &Deployment) -> Result<Vec<Measurement>> {
@@ -294,8 +303,10 @@ impl Suite for EndToEndSuite {
                  SQLite; \"CPU harness\" is the harness process (load generator, completion polls, \
                  samplers), in no total; \"PostgreSQL WAL\" is the write-ahead log the whole PostgreSQL cluster \
                  wrote in the window (`pg_current_wal_lsn()` at both ends) per job, a count that \
-                 does not drift with the machine; peak RSS per role (workers summed when more \
-                 than one)."
+                 does not drift with the machine; \"PostgreSQL WAL flushes\" in the latency case \
+                 are the cluster's flushes of its write-ahead log (`pg_stat_wal.wal_sync`) per job \
+                 while the light load runs, about the number of disk waits on a job's way; peak RSS \
+                 per role (workers summed when more than one)."
             ),
         ]
     }

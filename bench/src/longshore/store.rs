@@ -74,6 +74,23 @@ impl JobStore {
         }
     }
 
+    /// Times PostgreSQL has flushed its write-ahead log to disk so far (the whole
+    /// cluster's, `pg_stat_wal.wal_sync`); `None` for SQLite. At light load nearly every
+    /// commit that waits for the disk is a flush of its own, so flushes per job count
+    /// the disk waits on a job's way, the figure that disk stalls multiply.
+    pub async fn wal_flushes(&self) -> Result<Option<f64>> {
+        match self {
+            JobStore::Postgres(pool) => {
+                let flushes: f64 = sqlx::query_scalar("SELECT wal_sync::float8 FROM pg_stat_wal")
+                    .fetch_one(pool)
+                    .await
+                    .context("reading pg_stat_wal")?;
+                Ok(Some(flushes))
+            }
+            JobStore::Sqlite(_) => Ok(None),
+        }
+    }
+
     /// `finished_at - created_at` of the succeeded jobs created at or after
     /// `since_ms`: both stamped in epoch ms by api and worker on this
     /// machine's clock.

@@ -496,7 +496,11 @@ impl Store {
         worker: &str,
     ) -> Result<Vec<Claim>, StoreError> {
         let mut sql = Sql::new(String::new());
-        sql.text = claim_statement(&mut sql, ids, now, lease_until, worker)?;
+        let commit = match self.backend() {
+            Backend::Postgres => ClaimCommit::Unflushed,
+            Backend::Sqlite => ClaimCommit::Default,
+        };
+        sql.text = claim_statement(&mut sql, ids, now, lease_until, worker, commit)?;
         let claimed: HashMap<Uuid, JobRecord> = unprepared(&sql.text, sql.args)
             .fetch_all(self.pool())
             .await?
@@ -563,7 +567,15 @@ impl Store {
         }
         let mut sql = Sql::new(String::new());
         let succeed = success_statement(&mut sql, successes, now, worker)?;
-        let claim = claim_statement(&mut sql, &batch_claims, now, lease_until, worker)?;
+        // The successes' commit must reach the disk before their messages are acked.
+        let claim = claim_statement(
+            &mut sql,
+            &batch_claims,
+            now,
+            lease_until,
+            worker,
+            ClaimCommit::Default,
+        )?;
         // At least one row comes back (the successes' ids, aggregated), with the claimed
         // jobs' columns where there are any.
         sql.text = format!(
@@ -636,6 +648,21 @@ fn unprepared<'q>(
     sqlx::query_with(text, args).persistent(false)
 }
 
+/// How a claim statement's own commit ends.
+#[derive(Clone, Copy)]
+enum ClaimCommit {
+    /// As the connection commits everything else.
+    Default,
+    /// PostgreSQL only: the commit returns without waiting for its write-ahead log to
+    /// reach the disk. A claim need not be durable: until the attempt's end is committed,
+    /// and that commit waits for the log up to and past the claim's record, the command's
+    /// message stays unacknowledged, so a claim lost to a PostgreSQL crash is an attempt
+    /// never started: the command is delivered and claimed again. One of the three
+    /// commits on a job's way (admission, claim, end) then no longer waits for the disk,
+    /// which is what holds a job up when the disk stalls.
+    Unflushed,
+}
+
 /// The batch claim: starts the next attempt of each id that is plainly due, returning
 /// the claimed rows.
 fn claim_statement(
@@ -644,6 +671,7 @@ fn claim_statement(
     now: Millis,
     lease_until: Millis,
     worker: &str,
+    commit: ClaimCommit,
 ) -> Result<String, StoreError> {
     let lease = sql.bind(lease_until)?;
     let at = sql.bind(now)?;
@@ -653,6 +681,14 @@ fn claim_statement(
         list.push(sql.bind(id.to_string())?);
     }
     let by = sql.bind(worker.to_owned())?;
+    // `set_config(…, true)` lasts until the end of the statement's implicit transaction,
+    // whose commit is what it relaxes; an uncorrelated subquery runs once, before any row.
+    let relax = match commit {
+        ClaimCommit::Default => "",
+        ClaimCommit::Unflushed => {
+            "AND (SELECT set_config('synchronous_commit', 'off', true)) = 'off' "
+        }
+    };
     // A running job whose lease expired goes through the single path, which first
     // stores the lost attempt's `started` event that its row still implies.
     Ok(format!(
@@ -660,7 +696,7 @@ fn claim_statement(
          started_at = COALESCE(started_at, {at}), updated_at = {at}, \
          run_at = {at}, run_by = {by} \
          WHERE id IN ({}) AND attempts < max_attempts \
-           AND status IN ('queued', 'retrying') AND next_attempt_at <= {due} \
+           AND status IN ('queued', 'retrying') AND next_attempt_at <= {due} {relax}\
          RETURNING {JOB_COLUMNS}",
         list.join(", ")
     ))
@@ -695,4 +731,61 @@ fn success_statement(
          RETURNING jobs.id AS id",
         rows.join(", ")
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::now_ms;
+    use crate::testing::TestDb;
+
+    fn admit() -> Admit {
+        Admit {
+            job: NewJob {
+                id: Uuid::now_v7(),
+                kind: "diag.noop".into(),
+                version: 1,
+                idempotency_key: None,
+                request_hash: None,
+                tenant: None,
+                requested_by: "tester".into(),
+                target: "default".into(),
+                payload: "{}".into(),
+                max_attempts: 3,
+                created_at: 1,
+            },
+            outbox: None,
+        }
+    }
+
+    /// The claim's relaxed commit is its own: the success written next on the same
+    /// connection, whose commit must reach the disk before its message is acked, is
+    /// committed as the server's setting says.
+    #[tokio::test]
+    async fn a_claim_leaves_its_connection_committing_durably_on_postgres() {
+        let db = TestDb::postgres().await;
+        let store = Store::connect(&db.url, 1).await.unwrap();
+        store.migrate().await.unwrap();
+        let items = [admit()];
+        store.admit_many(&items).await.unwrap();
+        let id = items[0].job.id;
+        let now = now_ms();
+        let claims = store
+            .claim_many(&[id], now, now + 10_000, "w1")
+            .await
+            .unwrap();
+        assert!(matches!(&claims[0], Claim::Claimed(j) if j.attempts == 1));
+
+        let setting: String = sqlx::query_scalar("SHOW synchronous_commit")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(setting, "on");
+        let other = Store::connect(&db.url, 1).await.unwrap();
+        let job = other.job(id).await.unwrap().unwrap();
+        assert_eq!(job.status, crate::job::JobStatus::Running);
+        other.close().await;
+        store.close().await;
+        db.drop_db().await;
+    }
 }
