@@ -122,25 +122,12 @@ impl ConfirmedRows {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{Admit, NewJob, OutboxEntry};
-    use crate::testing::TestDb;
+    use crate::store::{Admit, OutboxEntry};
+    use crate::testing::{TestDb, noop_job};
 
     fn admit() -> Admit {
-        let id = uuid::Uuid::now_v7();
         Admit {
-            job: NewJob {
-                id,
-                kind: "diag.noop".into(),
-                version: 1,
-                idempotency_key: None,
-                request_hash: None,
-                tenant: None,
-                requested_by: "tester".into(),
-                target: "default".into(),
-                payload: "{}".into(),
-                max_attempts: 3,
-                created_at: 1,
-            },
+            job: noop_job(),
             outbox: Some(OutboxEntry {
                 routing_key: "diag.noop".into(),
                 available_at: 0,

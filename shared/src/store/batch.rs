@@ -737,23 +737,11 @@ fn success_statement(
 mod tests {
     use super::*;
     use crate::clock::now_ms;
-    use crate::testing::TestDb;
+    use crate::testing::{TestDb, noop_job};
 
     fn admit() -> Admit {
         Admit {
-            job: NewJob {
-                id: Uuid::now_v7(),
-                kind: "diag.noop".into(),
-                version: 1,
-                idempotency_key: None,
-                request_hash: None,
-                tenant: None,
-                requested_by: "tester".into(),
-                target: "default".into(),
-                payload: "{}".into(),
-                max_attempts: 3,
-                created_at: 1,
-            },
+            job: noop_job(),
             outbox: None,
         }
     }

@@ -3,7 +3,7 @@
 
 use uuid::Uuid;
 
-use crate::store::Store;
+use crate::store::{NewJob, Store};
 
 /// PostgreSQL server the tests use (`LONGSHORE_TEST_POSTGRES`, default local trust).
 pub fn postgres_server() -> String {
@@ -15,6 +15,23 @@ pub fn postgres_server() -> String {
 pub fn amqp_url() -> String {
     std::env::var("LONGSHORE_TEST_AMQP")
         .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".to_owned())
+}
+
+/// A keyless `diag.noop` job of three attempts, requested by `tester`.
+pub fn noop_job() -> NewJob {
+    NewJob {
+        id: Uuid::now_v7(),
+        kind: "diag.noop".into(),
+        version: 1,
+        idempotency_key: None,
+        request_hash: None,
+        tenant: None,
+        requested_by: "tester".into(),
+        target: "default".into(),
+        payload: "{}".into(),
+        max_attempts: 3,
+        created_at: 1,
+    }
 }
 
 /// A name prefix no other test uses.
