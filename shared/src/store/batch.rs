@@ -748,7 +748,7 @@ mod tests {
 
     /// The claim's relaxed commit is its own: the success written next on the same
     /// connection, whose commit must reach the disk before its message is acked, is
-    /// committed as the server's setting says.
+    /// committed as the connection's setting says.
     #[tokio::test]
     async fn a_claim_leaves_its_connection_committing_durably_on_postgres() {
         let db = TestDb::postgres().await;
@@ -757,6 +757,11 @@ mod tests {
         let items = [admit()];
         store.admit_many(&items).await.unwrap();
         let id = items[0].job.id;
+        // Whatever the server's default, the connection's own setting is what must hold.
+        sqlx::query("SET synchronous_commit = on")
+            .execute(store.pool())
+            .await
+            .unwrap();
         let now = now_ms();
         let claims = store
             .claim_many(&[id], now, now + 10_000, "w1")
