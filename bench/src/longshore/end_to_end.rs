@@ -125,7 +125,7 @@ impl EndToEndSuite {
     }
 
     async fn throughput(&self, ctx: &BenchContext, d: &Deployment) -> Result<Vec<Measurement>> {
-        let n = ctx.n;
+        let n = self.settings.n;
         let limit = phase_limit(n);
         let target = d.store.succeeded().await? + i64::try_from(n)?;
         let roles = match d.kind {
@@ -271,7 +271,7 @@ impl Suite for EndToEndSuite {
         goals::versions(self.binary.as_ref())
     }
 
-    fn method(&self, ctx: &BenchContext) -> Vec<String> {
+    fn method(&self, _ctx: &BenchContext) -> Vec<String> {
         let s = &self.settings;
         vec![
             format!(
@@ -293,7 +293,7 @@ impl Suite for EndToEndSuite {
                 super::runtime_threads_text(s),
                 s.latency_jobs,
                 s.latency_rate,
-                ctx.n,
+                s.n,
                 s.e2e_concurrency,
             ),
             format!(

@@ -44,7 +44,7 @@ impl IntakeSuite {
             .start_postgres(binary, &self.settings, 0, StoreKind::Postgres)
             .await
         {
-            Ok(d) => (measure(ctx, &d, c).await, Some(d)),
+            Ok(d) => (measure(ctx, &d, self.settings.n, c).await, Some(d)),
             Err(error) => (Err(error), None),
         };
         resources.release(deployment, result.is_ok()).await;
@@ -52,8 +52,7 @@ impl IntakeSuite {
     }
 }
 
-async fn measure(ctx: &BenchContext, d: &Deployment, c: usize) -> Result<Vec<Measurement>> {
-    let n = ctx.n;
+async fn measure(ctx: &BenchContext, d: &Deployment, n: u64, c: usize) -> Result<Vec<Measurement>> {
     let warm_up = warm_up_requests(c);
     d.submitter
         .closed_loop(warm_up, c, phase_limit(warm_up))
@@ -110,7 +109,7 @@ impl Suite for IntakeSuite {
         goals::versions(self.binary.as_ref())
     }
 
-    fn method(&self, ctx: &BenchContext) -> Vec<String> {
+    fn method(&self, _ctx: &BenchContext) -> Vec<String> {
         let s = &self.settings;
         let levels: Vec<String> = s.intake_concurrency.iter().map(usize::to_string).collect();
         vec![format!(
@@ -125,7 +124,7 @@ impl Suite for IntakeSuite {
              generator runs in the harness, whose own CPU is shown apart and counted in no total.",
             s.db_max_connections,
             super::runtime_threads_text(s),
-            ctx.n,
+            s.n,
             levels.join(", "),
         )]
     }

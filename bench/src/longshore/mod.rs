@@ -26,6 +26,8 @@ use std::time::Duration;
 pub struct LongshoreSettings {
     /// Use this executable instead of building the workspace's release one.
     pub binary: Option<PathBuf>,
+    /// Requests per intake case, jobs per end-to-end case.
+    pub n: u64,
     /// Requests in flight in each intake case.
     pub intake_concurrency: Vec<usize>,
     /// Requests in flight while submitting the end-to-end batch.
