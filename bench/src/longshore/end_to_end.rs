@@ -95,7 +95,7 @@ impl EndToEndSuite {
         let expected = Duration::from_secs_f64(s.latency_jobs as f64 / s.latency_rate);
         let limit = expected * 2 + Duration::from_secs(60);
         let before = d.store.succeeded().await?;
-        let flushes_before = d.store.wal_flushes().await?;
+        let flushes_before = d.store.settled_wal_flushes().await?;
         let since = now_ms();
         d.submitter
             .open_loop(s.latency_jobs, s.latency_rate, limit)
@@ -103,7 +103,7 @@ impl EndToEndSuite {
         d.store
             .wait_succeeded(before + i64::try_from(s.latency_jobs)?, limit)
             .await?;
-        let flushes_after = d.store.wal_flushes().await?;
+        let flushes_after = d.store.settled_wal_flushes().await?;
         let latencies = d.store.latencies_since(since).await?;
         ensure!(
             latencies.len() as u64 == s.latency_jobs,
@@ -305,7 +305,9 @@ impl Suite for EndToEndSuite {
                  wrote in the window (`pg_current_wal_lsn()` at both ends) per job, a count that \
                  does not drift with the machine; \"PostgreSQL WAL flushes\" in the latency case \
                  are the cluster's flushes of its write-ahead log (`pg_stat_wal.wal_sync`) per job \
-                 while the light load runs, about the number of disk waits on a job's way; peak RSS \
+                 while the light load runs (read with Longshore idle for 11 s before and after, \
+                 once every backend has reported its counts), about the number of disk waits on a \
+                 job's way; peak RSS \
                  per role (workers summed when more than one)."
             ),
         ]

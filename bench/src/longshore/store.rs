@@ -8,6 +8,9 @@ use sqlx::{PgPool, SqlitePool};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+/// PostgreSQL's `PGSTAT_IDLE_INTERVAL` (10 s), and a second to spare.
+const STATS_IDLE_INTERVAL: Duration = Duration::from_secs(11);
+
 pub enum JobStore {
     Postgres(PgPool),
     /// Opened read-only: `longshore dev` is the only writer.
@@ -60,32 +63,44 @@ impl JobStore {
     /// cluster's); `None` for SQLite. What a job costs the database in WAL
     /// is a count, not a time, so it does not drift with the machine.
     pub async fn wal_bytes(&self) -> Result<Option<f64>> {
-        match self {
-            JobStore::Postgres(pool) => {
-                let bytes: f64 = sqlx::query_scalar(
-                    "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::float8",
-                )
-                .fetch_one(pool)
-                .await
-                .context("reading the WAL position")?;
-                Ok(Some(bytes))
-            }
-            JobStore::Sqlite(_) => Ok(None),
-        }
+        self.postgres_figure(
+            "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::float8",
+            "reading the WAL position",
+        )
+        .await
     }
 
     /// Times PostgreSQL has flushed its write-ahead log to disk so far (the whole
-    /// cluster's, `pg_stat_wal.wal_sync`); `None` for SQLite. At light load nearly every
-    /// commit that waits for the disk is a flush of its own, so flushes per job count
-    /// the disk waits on a job's way, the figure that disk stalls multiply.
-    pub async fn wal_flushes(&self) -> Result<Option<f64>> {
+    /// cluster's, `pg_stat_wal.wal_sync`); `None` for SQLite, at once. At light load
+    /// nearly every commit that waits for the disk is a flush of its own, so flushes per
+    /// job count the disk waits on a job's way, the figure that disk stalls multiply.
+    /// Each backend keeps its counts to itself until it reports them, which an idle one
+    /// does only after PostgreSQL's idle interval (10 s): the count is read once the
+    /// backends have been idle that long, so call this with Longshore idle.
+    pub async fn settled_wal_flushes(&self) -> Result<Option<f64>> {
+        if let JobStore::Postgres(_) = self {
+            tokio::time::sleep(STATS_IDLE_INTERVAL).await;
+        }
+        self.postgres_figure(
+            "SELECT wal_sync::float8 FROM pg_stat_wal",
+            "reading pg_stat_wal",
+        )
+        .await
+    }
+
+    /// One number PostgreSQL reports of itself; `None` for SQLite.
+    async fn postgres_figure(
+        &self,
+        query: &'static str,
+        what: &'static str,
+    ) -> Result<Option<f64>> {
         match self {
             JobStore::Postgres(pool) => {
-                let flushes: f64 = sqlx::query_scalar("SELECT wal_sync::float8 FROM pg_stat_wal")
+                let figure: f64 = sqlx::query_scalar(query)
                     .fetch_one(pool)
                     .await
-                    .context("reading pg_stat_wal")?;
-                Ok(Some(flushes))
+                    .context(what)?;
+                Ok(Some(figure))
             }
             JobStore::Sqlite(_) => Ok(None),
         }
