@@ -7,6 +7,9 @@ use axum::response::{IntoResponse, Response};
 use longshore_shared::domain::FieldError;
 use longshore_shared::intake::IntakeError;
 use longshore_shared::store::StoreError;
+use longshore_shared::tenancy::Access;
+
+use crate::circuit::StoreWasDown;
 use serde_json::json;
 
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +40,8 @@ pub enum ApiError {
     MethodNotAllowed(String),
     #[error("{0}")]
     Unavailable(String),
+    #[error("the job store is unavailable; nothing was done, try again shortly")]
+    StoreUnavailable,
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
@@ -82,7 +87,9 @@ impl ApiError {
             ApiError::MethodNotAllowed(_) => {
                 (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", None)
             }
-            ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", None),
+            ApiError::Unavailable(_) | ApiError::StoreUnavailable => {
+                (StatusCode::SERVICE_UNAVAILABLE, "unavailable", None)
+            }
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", None),
         }
     }
@@ -113,14 +120,29 @@ impl IntoResponse for ApiError {
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from_static(RETRY_AFTER_SECS),
+            );
+        }
+        if matches!(self, ApiError::StoreUnavailable) {
+            response.extensions_mut().insert(StoreWasDown);
+        }
         response
     }
 }
 
+/// When a `503` suggests trying again: about when the circuit's probe looks again.
+const RETRY_AFTER_SECS: &str = "1";
+
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
         match err {
-            StoreError::Connect(_) => ApiError::Unavailable("the job store is unreachable".into()),
+            unavailable if unavailable.is_unavailable() => {
+                tracing::warn!(error = %unavailable, "the job store is unavailable");
+                ApiError::StoreUnavailable
+            }
             other if other.is_unstorable_text() => ApiError::BadRequest {
                 message: "the request holds a character the job store cannot keep (NUL)".into(),
                 field: None,
@@ -137,6 +159,15 @@ impl From<IntakeError> for ApiError {
             IntakeError::KeyReused { .. } => ApiError::Conflict {
                 code: "idempotency_key_reused",
                 message: err.to_string(),
+            },
+            // Answered as a read is: another tenant's object to change does not exist,
+            // and one that would be created already does.
+            IntakeError::NotYours { object, access } => match access {
+                Access::Change => ApiError::NotFound(format!("no {object}")),
+                Access::Create => ApiError::Conflict {
+                    code: "already_exists",
+                    message: format!("{object} already exists"),
+                },
             },
             IntakeError::Store(e) => e.into(),
         }

@@ -2,8 +2,10 @@
 //! publishes, and answers `202 Accepted`. It holds no Kubernetes credentials; every
 //! query is answered from the job store.
 
+pub mod circuit;
 pub mod error;
 pub mod extract;
+mod keep_alive;
 pub mod routes;
 pub mod state;
 mod views;
@@ -27,7 +29,12 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::projects::routes())
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            circuit::guard,
+        ))
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn(keep_alive::close_if_unread))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
             let route = req
                 .extensions()

@@ -7,6 +7,7 @@ use longshore_shared::config::Config;
 use longshore_shared::intake::Intake;
 use longshore_shared::store::Store;
 
+use crate::circuit::StoreCircuit;
 use crate::extract::auth::TokenCache;
 
 /// Cloned for every request (axum hands each handler and extractor its own copy), so
@@ -20,6 +21,8 @@ pub struct Shared {
     pub store: Store,
     pub transport: Transport,
     pub tokens: TokenCache,
+    /// Opens while the job store is away, so requests are answered at once.
+    pub circuit: StoreCircuit,
     pub body_limit: usize,
     /// The identity and projects settings the user and project routes apply up front
     /// (bcrypt cost, login URL, quota defaults, GPU keys).
@@ -39,6 +42,7 @@ impl AppState {
         let store = intake.store().clone();
         AppState(Arc::new(Shared {
             tokens: TokenCache::new(store.clone()),
+            circuit: StoreCircuit::new(store.clone()),
             intake,
             store,
             transport,

@@ -20,6 +20,7 @@ fn record(name: &str, owner: &str, resources: Value) -> ProjectRecord {
         backend: "kubeflow".into(),
         resources,
         target: "default".into(),
+        tenant: None,
         job_id: uuid::Uuid::now_v7().to_string(),
         created_at: 1_700_000_000_000,
         updated_at: 1_700_000_000_000,

@@ -181,6 +181,7 @@ async fn a_user_is_read_from_the_read_model_without_any_secret() {
         username: "reader".into(),
         user_id: "0b0b0b0b-0000-5000-8000-000000000000".into(),
         target: "default".into(),
+        tenant: None,
         job_id: uuid::Uuid::now_v7().to_string(),
         created_at: 1_700_000_000_000,
         updated_at: 1_700_000_000_000,

@@ -111,7 +111,7 @@ impl Emitter {
             return Ok(None);
         };
         let previous =
-            longshore_shared::command::envelope::key_to_id(&slot_key(&entry.name, last_at));
+            longshore_shared::command::envelope::key_to_id(None, &slot_key(&entry.name, last_at));
         Ok(match store.job(previous).await? {
             Some(job) if !job.status.is_terminal() => Some(previous),
             _ => None,

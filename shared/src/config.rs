@@ -189,6 +189,9 @@ pub struct ApiConfig {
     pub publish_wait_ms: u64,
     /// How often the outbox relay looks for unconfirmed commands.
     pub relay_interval_ms: u64,
+    /// How long a request waits for a job-store connection before it is answered
+    /// `503` (the store is down or overloaded).
+    pub store_wait_ms: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -299,6 +302,7 @@ impl Default for ApiConfig {
             body_limit: 256 * 1024,
             publish_wait_ms: 2_000,
             relay_interval_ms: 1_000,
+            store_wait_ms: 1_000,
         }
     }
 }

@@ -20,12 +20,14 @@ use uuid::Uuid;
 
 use crate::broker::Outgoing;
 use crate::clock::{millis, now_ms};
+use crate::command::envelope::{key_to_id, scoped_key};
 use crate::command::{ENVELOPE_VERSION, Envelope, lookup};
 use crate::domain::{FieldError, TargetName, TenantName};
 use crate::job::JobStatus;
 use crate::store::{
     Admission, Admit, JobRecord, NewJob, OutboxEntry, OutboxRef, RetryOutcome, Store, StoreError,
 };
+use crate::tenancy::{self, Access, ObjectRef, TenancyError};
 
 /// The relay leaves a fresh outbox row alone this long, so it does not race the
 /// submission's own publish.
@@ -59,6 +61,9 @@ pub enum IntakeError {
     /// The idempotency key belongs to a different request.
     #[error("idempotency key `{key}` was already used for a different request (job {id})")]
     KeyReused { key: String, id: Uuid },
+    /// The command acts on another tenant's object.
+    #[error("{object} does not belong to the tenant the command acts for")]
+    NotYours { object: ObjectRef, access: Access },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -103,10 +108,18 @@ impl Intake {
             )));
         }
         check_fields(&sub).map_err(IntakeError::Invalid)?;
-        spec.validate(&sub.payload).map_err(IntakeError::Invalid)?;
+        let touches = spec.examine(&sub.payload).map_err(IntakeError::Invalid)?;
+        let tenancy = match tenancy::check(&self.store, &touches, sub.tenant.as_deref()).await {
+            Ok(tenancy) => tenancy,
+            Err(TenancyError::NotYours { object, access, .. }) => {
+                return Err(IntakeError::NotYours { object, access });
+            }
+            Err(TenancyError::Store(err)) => return Err(err.into()),
+        };
 
+        let tenant = sub.tenant.as_deref();
         let id = match &sub.idempotency_key {
-            Some(key) => crate::command::envelope::key_to_id(key),
+            Some(key) => key_to_id(tenant, key),
             None => Uuid::now_v7(),
         };
         let request_hash = request_hash(&sub);
@@ -126,7 +139,10 @@ impl Intake {
             id,
             kind: sub.kind.clone(),
             version: i64::from(sub.version),
-            idempotency_key: sub.idempotency_key.clone(),
+            idempotency_key: sub
+                .idempotency_key
+                .as_deref()
+                .map(|k| scoped_key(tenant, k)),
             request_hash: request_hash.clone(),
             tenant: sub.tenant.clone(),
             requested_by: sub.requested_by.clone(),
@@ -152,6 +168,10 @@ impl Intake {
         match admission {
             Admission::Created { outbox } => {
                 debug_assert!(outbox.is_some(), "an outbox row was asked for");
+                if let Some(detail) = tenancy.audit_detail(&sub.requested_by) {
+                    self.note(id, "cross_tenant", &sub.requested_by, &detail)
+                        .await;
+                }
                 Ok(Submitted::Created { id, published })
             }
             Admission::Existing {
@@ -169,6 +189,18 @@ impl Intake {
                     Err(IntakeError::KeyReused { key, id: existing })
                 }
             }
+        }
+    }
+
+    /// Adds a note to a job's audit trail; the job stands without it, so a failure is
+    /// logged rather than returned.
+    async fn note(&self, id: Uuid, event: &str, actor: &str, detail: &str) {
+        if let Err(err) = self
+            .store
+            .note_event(id, event, actor, detail, now_ms())
+            .await
+        {
+            tracing::warn!(job_id = %id, event, error = %err, "could not add to the audit trail");
         }
     }
 

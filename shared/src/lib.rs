@@ -15,5 +15,6 @@ pub mod job;
 pub mod kube;
 pub mod store;
 pub mod telemetry;
+pub mod tenancy;
 #[cfg(feature = "test-util")]
 pub mod testing;

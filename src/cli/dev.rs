@@ -12,7 +12,9 @@ use longshore_shared::clock::now_ms;
 use serde_json::json;
 
 use super::client::CLIENT_FILE;
-use super::roles::{init_logging, intake, kube_targets, open_store, topology, worker_runtime};
+use super::roles::{
+    init_logging, intake, kube_targets, open_request_store, topology, worker_runtime,
+};
 use super::settings::Settings;
 use super::signals::shutdown_token;
 
@@ -36,7 +38,7 @@ pub async fn run(settings: &Settings, args: DevArgs) -> anyhow::Result<ExitCode>
     }
     init_logging(&config);
 
-    let store = open_store(&config).await?;
+    let store = open_request_store(&config).await?;
     let local = LocalTransport::new(store.clone(), topology(&config));
     let recovered = local.recover().await?;
     if recovered > 0 {

@@ -23,7 +23,23 @@ pub fn init_logging(config: &Config) {
 }
 
 pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
-    let store = Store::connect(&config.database.url, config.database.max_connections)
+    open_store_waiting(config, Duration::from_secs(10)).await
+}
+
+/// The store for a process that answers requests: an operation waits at most
+/// `api.store_wait_ms` for a connection, so a request is answered `503` promptly
+/// while the database is away.
+pub async fn open_request_store(config: &Config) -> anyhow::Result<Store> {
+    open_store_waiting(
+        config,
+        Duration::from_millis(config.api.store_wait_ms.max(1)),
+    )
+    .await
+}
+
+async fn open_store_waiting(config: &Config, acquire: Duration) -> anyhow::Result<Store> {
+    let url = &config.database.url;
+    let store = Store::connect_with(url, config.database.max_connections, acquire)
         .await
         .with_context(|| {
             format!(
@@ -139,7 +155,7 @@ pub fn worker_runtime(
 pub async fn api(settings: &Settings) -> anyhow::Result<ExitCode> {
     let config = settings.load()?;
     init_logging(&config);
-    let store = open_store(&config).await?;
+    let store = open_request_store(&config).await?;
     let transport = amqp(&config, "api");
     if let Err(err) = transport.check().await {
         tracing::warn!(error = %err, "RabbitMQ is not reachable yet; commands wait in the outbox");

@@ -126,6 +126,15 @@ pub struct Settings {
         help_heading = "Api"
     )]
     pub relay_interval_ms: Option<u64>,
+    /// How long a request waits for a store connection before answering 503 [default: 1000].
+    #[arg(
+        long,
+        global = true,
+        env = "LONGSHORE_STORE_WAIT_MS",
+        value_name = "MS",
+        help_heading = "Api"
+    )]
+    pub store_wait_ms: Option<u64>,
 
     /// Jobs a worker runs at once (also its prefetch) [default: 16].
     #[arg(
@@ -334,6 +343,12 @@ impl Settings {
             "api",
             "relay_interval_ms",
             self.relay_interval_ms.map(Value::from),
+        );
+        put(
+            r,
+            "api",
+            "store_wait_ms",
+            self.store_wait_ms.map(Value::from),
         );
         put(
             r,

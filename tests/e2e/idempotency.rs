@@ -76,7 +76,7 @@ async fn an_idempotency_key_in_the_body_works_like_the_header() {
     let id = first.body["job_id"].as_str().expect("job id");
     assert_eq!(
         id,
-        longshore_shared::command::envelope::key_to_id("body-key").to_string()
+        longshore_shared::command::envelope::key_to_id(None, "body-key").to_string()
     );
     let job = app.wait_succeeded(id).await;
     assert_eq!(events(&job, "started").len(), 1, "{job:#}");

@@ -88,7 +88,7 @@ async fn an_envelope_published_by_a_plain_amqp_client_becomes_a_job(backend: Bac
             br#"{"idempotency_key":"raw-1","kind":"diag.noop","payload":{}}"#,
         )
         .await;
-    let id = longshore_shared::command::envelope::key_to_id("raw-1").to_string();
+    let id = longshore_shared::command::envelope::key_to_id(None, "raw-1").to_string();
     let job = app
         .wait_job(&id, "created and finished", |j| j["status"] == "succeeded")
         .await;

@@ -8,12 +8,30 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 use longshore_shared::command::{Command, parse_payload};
 use longshore_shared::job::{Failure, Outcome};
+use longshore_shared::tenancy::{self, TenancyError, Touch};
 
 use crate::Context;
 
 pub type HandlerResult = Result<Outcome, Failure>;
 type Boxed =
     Arc<dyn Fn(serde_json::Value, Context) -> BoxFuture<'static, HandlerResult> + Send + Sync>;
+
+/// The tenant rule, for commands that reached the queue without the api: a command
+/// acting for a tenant that does not own its object fails at once, before any effect.
+async fn check_tenancy(touches: &[Touch], ctx: &Context) -> Result<(), Failure> {
+    if touches.is_empty() {
+        return Ok(());
+    }
+    match tenancy::check(ctx.store(), touches, ctx.tenant.as_deref()).await {
+        Ok(_) => Ok(()),
+        Err(err @ TenancyError::NotYours { .. }) => Err(Failure::Permanent(format!(
+            "refused: {err}; a command may act only on its own tenant's objects"
+        ))),
+        Err(TenancyError::Store(err)) => Err(Failure::Transient(format!(
+            "checking who owns what the command acts on: {err}"
+        ))),
+    }
+}
 
 #[derive(Default, Clone)]
 pub struct Registry {
@@ -39,6 +57,7 @@ impl Registry {
                 // The api validated the payload already; a producer publishing straight
                 // to the exchange may not have, and retrying cannot fix a bad payload.
                 let command = parse_payload::<C>(&payload).map_err(Failure::permanent)?;
+                check_tenancy(&command.touches(), &ctx).await?;
                 handler(command, ctx).await
             })
         });

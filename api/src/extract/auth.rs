@@ -134,6 +134,13 @@ impl Caller {
         }
     }
 
+    /// Whether the caller may see and change an object owned by tenant `owner`: the
+    /// tenant rule of [`longshore_shared::tenancy`], the same the intake and the worker
+    /// apply to writes.
+    pub fn owns(&self, owner: Option<&str>) -> bool {
+        longshore_shared::tenancy::permits(self.tenant.as_deref(), owner)
+    }
+
     pub fn check_target(&self, target: &str) -> Result<(), ApiError> {
         match &self.targets {
             Some(allowed) if !allowed.iter().any(|t| t == target) => Err(ApiError::Forbidden {

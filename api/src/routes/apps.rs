@@ -28,21 +28,14 @@ async fn show(
     caller.require(Role::Viewer)?;
     let missing = || ApiError::NotFound(format!("no app `{raw}`"));
     let id = AppId::parse(&raw).map_err(|_| missing())?;
-    let app = state.store.app(id.as_str()).await?.ok_or_else(missing)?;
-    // Apps carry no tenant of their own: they belong to the tenant of the job that last
-    // wrote them. Whatever a token may not see is answered as absent.
-    if let Some(tenant) = &caller.tenant {
-        let job = match Uuid::parse_str(&app.job_id) {
-            Ok(job_id) => state.store.job(job_id).await?,
-            Err(_) => None,
-        };
-        if job.is_none_or(|job| job.tenant.as_ref() != Some(tenant)) {
-            return Err(missing());
-        }
-    }
-    if caller.check_target(&app.target).is_err() {
-        return Err(missing());
-    }
+    // Whatever a token may not see is answered as absent.
+    let app = state
+        .store
+        .app(id.as_str())
+        .await?
+        .filter(|app| caller.owns(app.tenant.as_deref()))
+        .filter(|app| caller.check_target(&app.target).is_ok())
+        .ok_or_else(missing)?;
     Ok(Json(view(&app)))
 }
 
@@ -148,6 +141,7 @@ mod tests {
             state: "FAILED".to_owned(),
             reason: Some("rollout failed: ProgressDeadlineExceeded".to_owned()),
             target: "default".to_owned(),
+            tenant: Some(tenant.to_owned()),
             job_id: id.to_string(),
             created_at: now_ms(),
             updated_at: now_ms(),

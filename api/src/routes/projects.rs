@@ -27,7 +27,7 @@ use longshore_shared::store::ProjectRecord;
 use serde_json::{Value, json};
 
 use super::accepted;
-use super::provision::{Asker, body_error, submit, visible};
+use super::provision::{Asker, body_error, submit};
 use crate::AppState;
 use crate::error::ApiError;
 use crate::extract::auth::Caller;
@@ -131,10 +131,8 @@ async fn show(
         .store
         .project(name.as_str())
         .await?
+        .filter(|project| caller.owns(project.tenant.as_deref()))
         .ok_or_else(missing)?;
-    if !visible(&state, &caller, &project.job_id).await? {
-        return Err(missing());
-    }
     Ok(Json(record_view(&project)))
 }
 
@@ -148,12 +146,8 @@ async fn by_email(
     caller.require(Role::Viewer)?;
     let email = Email::parse(&raw).map_err(|e| ApiError::invalid("email", e.message()))?;
     let owner = email.normalized();
-    let mut projects = Vec::new();
-    for project in state.store.projects_of(&owner).await? {
-        if visible(&state, &caller, &project.job_id).await? {
-            projects.push(project);
-        }
-    }
+    let mut projects = state.store.projects_of(&owner).await?;
+    projects.retain(|project| caller.owns(project.tenant.as_deref()));
     let derived = ProfileName::from_email(&email);
     let primary = projects
         .iter()

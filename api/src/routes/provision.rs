@@ -1,7 +1,6 @@
 //! What the user and project routes share: who asks and with which idempotency key,
 //! submitting a payload built from a request body, field errors named as the body
-//! names them (`owner_email`, not `payload.owner_email`), and which read-model rows a
-//! tenant-scoped token may see.
+//! names them (`owner_email`, not `payload.owner_email`).
 
 use axum::http::HeaderMap;
 use longshore_shared::access::Role;
@@ -71,17 +70,4 @@ pub fn body_error(err: FieldError) -> ApiError {
         other => other.strip_prefix("payload.").unwrap_or(other).to_owned(),
     };
     ApiError::Invalid(FieldError { field, ..err })
-}
-
-/// Whether a read-model row written by job `job_id` may be shown to `caller`: a
-/// tenant-scoped token sees only what its tenant's jobs made.
-pub async fn visible(state: &AppState, caller: &Caller, job_id: &str) -> Result<bool, ApiError> {
-    let Some(tenant) = &caller.tenant else {
-        return Ok(true);
-    };
-    let Ok(id) = uuid::Uuid::parse_str(job_id) else {
-        return Ok(false);
-    };
-    let job = state.store.job(id).await?;
-    Ok(job.is_some_and(|job| job.tenant.as_ref() == Some(tenant)))
 }

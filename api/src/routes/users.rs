@@ -28,7 +28,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::accepted;
-use super::provision::{Asker, submit, visible};
+use super::provision::{Asker, submit};
 use crate::AppState;
 use crate::error::ApiError;
 use crate::extract::auth::Caller;
@@ -140,10 +140,12 @@ async fn show(
     caller.require(Role::Viewer)?;
     let email = parse_email(&raw)?.normalized();
     let missing = || ApiError::NotFound(format!("no user {email}"));
-    let user = state.store.user(&email).await?.ok_or_else(missing)?;
-    if !visible(&state, &caller, &user.job_id).await? {
-        return Err(missing());
-    }
+    let user = state
+        .store
+        .user(&email)
+        .await?
+        .filter(|user| caller.owns(user.tenant.as_deref()))
+        .ok_or_else(missing)?;
     Ok(Json(with_login_url(
         &state,
         json!({
@@ -258,7 +260,7 @@ async fn replay(
     let Some(key) = &asker.key else {
         return Ok(None);
     };
-    let id = key_to_id(key);
+    let id = key_to_id(asker.tenant.as_deref(), key);
     let Some(job) = state.store.job(id).await? else {
         return Ok(None);
     };

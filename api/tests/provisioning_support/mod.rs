@@ -178,12 +178,17 @@ impl Api {
 }
 
 async fn token(store: &Store, name: &str, role: &str) -> String {
+    tenant_token(store, name, role, None).await
+}
+
+/// A token of `role` restricted to `tenant` (none: unrestricted).
+pub async fn tenant_token(store: &Store, name: &str, role: &str, tenant: Option<&str>) -> String {
     let token = generate_token();
     let new = NewToken {
         id: uuid::Uuid::now_v7().to_string(),
         name: name.to_owned(),
         role: role.to_owned(),
-        tenant: None,
+        tenant: tenant.map(str::to_owned),
         targets: None,
         token_hash: hash_token(&token),
         created_by: "test".to_owned(),

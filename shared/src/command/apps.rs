@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Command, Policy};
 use crate::domain::{AppId, DnsSubdomain, EnvVarName, FieldError, ImageRef, keyed_map};
+use crate::tenancy::{ObjectRef, Touch};
 
 /// The port the reference's apps listen on.
 pub const DEFAULT_CONTAINER_PORT: u16 = 8000;
@@ -86,6 +87,12 @@ impl Command for AppDeploy {
         }
         Ok(())
     }
+
+    fn touches(&self) -> Vec<Touch> {
+        vec![Touch::create(ObjectRef::App(
+            self.app_id.as_str().to_owned(),
+        ))]
+    }
 }
 
 /// What `app.deploy` accepts on the wire: the payload, plus `replicas`, refused.
@@ -141,6 +148,12 @@ impl Command for AppRestart {
         max_attempts: 5,
         timeout: std::time::Duration::from_secs(30),
     };
+
+    fn touches(&self) -> Vec<Touch> {
+        vec![Touch::change(ObjectRef::App(
+            self.app_id.as_str().to_owned(),
+        ))]
+    }
 }
 
 /// Delete an app: its Deployment, Service and Ingress.
@@ -161,6 +174,12 @@ impl Command for AppDelete {
         max_attempts: 5,
         timeout: std::time::Duration::from_secs(60),
     };
+
+    fn touches(&self) -> Vec<Touch> {
+        vec![Touch::change(ObjectRef::App(
+            self.app_id.as_str().to_owned(),
+        ))]
+    }
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use schemars::{Schema, SchemaGenerator};
 use super::{Command, Family, Policy, parse_payload};
 use super::{apps, clusters, diag, identity, images, maintenance, projects, traffic, workspaces};
 use crate::domain::FieldError;
+use crate::tenancy::Touch;
 
 /// What the catalogue knows of one kind.
 pub struct KindSpec {
@@ -14,14 +15,20 @@ pub struct KindSpec {
     pub summary: &'static str,
     pub family: Family,
     pub policy: Policy,
-    validate: fn(&serde_json::Value) -> Result<(), FieldError>,
+    examine: fn(&serde_json::Value) -> Result<Vec<Touch>, FieldError>,
     schema: fn(&mut SchemaGenerator) -> Schema,
 }
 
 impl KindSpec {
     /// Checks a payload against the kind's type, naming the failing field.
     pub fn validate(&self, payload: &serde_json::Value) -> Result<(), FieldError> {
-        (self.validate)(payload)
+        (self.examine)(payload).map(|_| ())
+    }
+
+    /// Checks a payload like [`KindSpec::validate`] and names the managed objects it
+    /// acts on ([`Command::touches`]).
+    pub fn examine(&self, payload: &serde_json::Value) -> Result<Vec<Touch>, FieldError> {
+        (self.examine)(payload)
     }
 
     /// The payload's JSON Schema, registered in `generator`'s definitions.
@@ -40,8 +47,8 @@ impl std::fmt::Debug for KindSpec {
     }
 }
 
-fn validate_as<C: Command>(payload: &serde_json::Value) -> Result<(), FieldError> {
-    parse_payload::<C>(payload).map(|_| ())
+fn examine_as<C: Command>(payload: &serde_json::Value) -> Result<Vec<Touch>, FieldError> {
+    parse_payload::<C>(payload).map(|command| command.touches())
 }
 
 fn schema_of<C: Command>(generator: &mut SchemaGenerator) -> Schema {
@@ -54,7 +61,7 @@ const fn spec<C: Command>(family: Family) -> KindSpec {
         summary: C::SUMMARY,
         family,
         policy: C::POLICY,
-        validate: validate_as::<C>,
+        examine: examine_as::<C>,
         schema: schema_of::<C>,
     }
 }

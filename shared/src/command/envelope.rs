@@ -87,10 +87,14 @@ impl Envelope {
         serde_json::to_vec(self).expect("an envelope always serializes")
     }
 
-    /// The job id: the envelope's own, else derived from its idempotency key.
+    /// The job id: the envelope's own, else derived from its tenant's idempotency key.
     pub fn job_id(&self) -> Uuid {
-        self.id
-            .unwrap_or_else(|| key_to_id(self.idempotency_key.as_deref().unwrap_or_default()))
+        self.id.unwrap_or_else(|| {
+            key_to_id(
+                self.tenant.as_deref(),
+                self.idempotency_key.as_deref().unwrap_or_default(),
+            )
+        })
     }
 
     /// The idempotency key: the producer's, else the job id itself.
@@ -101,9 +105,31 @@ impl Envelope {
     }
 }
 
-/// The job id a bare idempotency key maps to.
-pub fn key_to_id(key: &str) -> Uuid {
-    Uuid::new_v5(&KEY_NAMESPACE, key.as_bytes())
+/// Separates a tenant from its key in [`scoped_key`]: a control character, which
+/// neither a tenant name nor an accepted key may hold, so no two scopes can meet.
+const SCOPE_SEPARATOR: char = '\u{1f}';
+
+/// An idempotency key as the store keeps it: each tenant has keys of its own, so one
+/// tenant can neither find nor block another's. A command for no tenant keeps its key
+/// as it is, as every key was before keys were scoped.
+pub fn scoped_key(tenant: Option<&str>, key: &str) -> String {
+    match tenant {
+        None => key.to_owned(),
+        Some(tenant) => format!("{tenant}{SCOPE_SEPARATOR}{key}"),
+    }
+}
+
+/// The caller's key within a stored [`scoped_key`].
+pub fn unscoped_key<'a>(tenant: Option<&str>, stored: &'a str) -> &'a str {
+    tenant
+        .and_then(|t| stored.strip_prefix(t))
+        .and_then(|rest| rest.strip_prefix(SCOPE_SEPARATOR))
+        .unwrap_or(stored)
+}
+
+/// The job id a tenant's idempotency key maps to.
+pub fn key_to_id(tenant: Option<&str>, key: &str) -> Uuid {
+    Uuid::new_v5(&KEY_NAMESPACE, scoped_key(tenant, key).as_bytes())
 }
 
 #[cfg(test)]
@@ -115,8 +141,24 @@ mod tests {
         let env = Envelope::from_bytes(br#"{"idempotency_key":"k1","kind":"diag.noop"}"#).unwrap();
         assert_eq!(env.target, "default");
         assert_eq!(env.version, 1);
-        assert_eq!(env.job_id(), key_to_id("k1"));
+        assert_eq!(env.job_id(), key_to_id(None, "k1"));
         assert_eq!(env.payload, serde_json::json!({}));
+    }
+
+    #[test]
+    fn each_tenant_has_keys_of_its_own() {
+        let physics = key_to_id(Some("physics"), "k1");
+        assert_ne!(physics, key_to_id(Some("chem"), "k1"));
+        assert_ne!(physics, key_to_id(None, "k1"));
+        assert_eq!(key_to_id(None, "k1"), key_to_id(None, "k1"));
+        let stored = scoped_key(Some("physics"), "k1");
+        assert_eq!(unscoped_key(Some("physics"), &stored), "k1");
+        assert_eq!(unscoped_key(None, "k1"), "k1");
+        let env = Envelope::from_bytes(
+            br#"{"idempotency_key":"k1","kind":"diag.noop","tenant":"physics"}"#,
+        )
+        .unwrap();
+        assert_eq!(env.job_id(), physics);
     }
 
     #[test]

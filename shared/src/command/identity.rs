@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 use super::{Command, Policy};
 use crate::domain::{BcryptHash, Email, FieldError};
+use crate::tenancy::{ObjectRef, Touch};
 
 /// Namespace of the user ids derived from emails: the same email always yields the
 /// same Dex `userID`, on every run and across password resets.
@@ -81,6 +82,10 @@ impl Command for UserCreate {
             None => Ok(()),
         }
     }
+
+    fn touches(&self) -> Vec<Touch> {
+        vec![Touch::create(ObjectRef::User(self.email.normalized()))]
+    }
 }
 
 fn check_username(name: &str) -> Result<(), String> {
@@ -140,6 +145,10 @@ impl Command for UserPasswordSet {
     const KIND: &'static str = "user.password.set";
     const SUMMARY: &'static str = "Set or reset a Dex user's password from a bcrypt hash.";
     const POLICY: Policy = IDENTITY_POLICY;
+
+    fn touches(&self) -> Vec<Touch> {
+        vec![Touch::change(ObjectRef::User(self.email.normalized()))]
+    }
 }
 
 /// What `user.password.set` accepts on the wire, including the reference's
@@ -186,6 +195,10 @@ impl Command for UserDelete {
     const KIND: &'static str = "user.delete";
     const SUMMARY: &'static str = "Delete a Dex static-password user.";
     const POLICY: Policy = IDENTITY_POLICY;
+
+    fn touches(&self) -> Vec<Touch> {
+        vec![Touch::change(ObjectRef::User(self.email.normalized()))]
+    }
 }
 
 #[cfg(test)]

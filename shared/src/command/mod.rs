@@ -29,6 +29,7 @@ use schemars::JsonSchema;
 use serde::{Serialize, de::DeserializeOwned};
 
 use crate::domain::FieldError;
+use crate::tenancy::Touch;
 
 /// How the runtime treats a kind: how often it may be attempted and how long one
 /// attempt may run before it counts as a transient failure.
@@ -63,6 +64,12 @@ pub trait Command: Serialize + DeserializeOwned + JsonSchema + Send + Sync + 'st
     /// Checks across fields that the field types alone cannot express.
     fn check(&self) -> Result<(), FieldError> {
         Ok(())
+    }
+
+    /// The managed objects the command acts on, which the tenant rule guards on every
+    /// way in ([`crate::tenancy`]). Kinds that manage no object of their own name none.
+    fn touches(&self) -> Vec<Touch> {
+        Vec::new()
     }
 }
 

@@ -17,6 +17,7 @@ use crate::domain::{
     CpuQuantity, Email, FieldError, Gibibytes, ProfileName, Quantity, QuotaKey, QuotaRequest,
     keyed_map,
 };
+use crate::tenancy::{ObjectRef, Touch};
 
 /// Create a project for a user: a Profile named after the owner's email, with quotas.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -80,6 +81,16 @@ impl Command for ProjectCreate {
     fn check(&self) -> Result<(), FieldError> {
         check_no_double_keys(&self.quota_request())
     }
+
+    fn touches(&self) -> Vec<Touch> {
+        let mut touches = vec![Touch::create(ObjectRef::ProjectsOf(
+            self.owner_email.normalized(),
+        ))];
+        if let Some(name) = &self.name {
+            touches.push(Touch::create(ObjectRef::Project(name.as_str().to_owned())));
+        }
+        touches
+    }
 }
 
 /// Change a project's quotas; only the fields given change.
@@ -137,6 +148,12 @@ impl Command for ProjectUpdate {
         }
         check_no_double_keys(&request)
     }
+
+    fn touches(&self) -> Vec<Touch> {
+        vec![Touch::change(ObjectRef::Project(
+            self.name.as_str().to_owned(),
+        ))]
+    }
 }
 
 /// Delete a project: its Profile (or namespace) and everything in it.
@@ -157,6 +174,12 @@ impl Command for ProjectDelete {
         max_attempts: 5,
         timeout: std::time::Duration::from_secs(120),
     };
+
+    fn touches(&self) -> Vec<Touch> {
+        vec![Touch::change(ObjectRef::Project(
+            self.name.as_str().to_owned(),
+        ))]
+    }
 }
 
 /// `cpu_limit` and `resources.cpu` would both set `cpu`; rather than pick a winner

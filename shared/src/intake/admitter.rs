@@ -102,6 +102,14 @@ async fn admit_batch(store: &Store, publisher: &OutboxPublisher, batch: Vec<Item
     let clear = publisher.confirmed_rows().take();
     let answers = match store.admit_many_clearing(&items, &clear).await {
         Ok(answers) => answers.into_iter().map(Ok).collect(),
+        Err(err) if err.is_unavailable() => {
+            publisher.confirmed_rows().give_back(clear);
+            // Going again one by one would only make every submitter wait again.
+            let err = std::sync::Arc::new(err);
+            (0..items.len())
+                .map(|_| Err(StoreError::Shared(err.clone())))
+                .collect()
+        }
         Err(err) => {
             publisher.confirmed_rows().give_back(clear);
             // One bad row must not fail its neighbours: each goes again alone and

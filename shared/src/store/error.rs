@@ -15,9 +15,35 @@ pub enum StoreError {
     Bind(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("job store row is unreadable: {0}")]
     Corrupt(String),
+    /// One failure answered to several callers (a batch that could not be written).
+    #[error(transparent)]
+    Shared(std::sync::Arc<StoreError>),
 }
 
 impl StoreError {
+    /// The database cannot be reached or is going away: nothing about the request is
+    /// at fault, and the same request may succeed once the database is back.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StoreError::Connect(_) => true,
+            StoreError::Query(err) => match err {
+                sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::Io(_)
+                | sqlx::Error::Tls(_)
+                | sqlx::Error::WorkerCrashed => true,
+                // connection_exception (08…), operator_intervention (57P…: shutdown,
+                // crash shutdown, cannot connect now)
+                sqlx::Error::Database(db) => db
+                    .code()
+                    .is_some_and(|code| code.starts_with("08") || code.starts_with("57P")),
+                _ => false,
+            },
+            StoreError::Shared(inner) => inner.is_unavailable(),
+            _ => false,
+        }
+    }
+
     /// A unique-constraint violation, which callers turn into "already exists".
     pub fn is_unique_violation(&self) -> bool {
         match self {

@@ -120,4 +120,49 @@ impl Store {
             })
             .collect()
     }
+
+    /// Appends a note to a job's trail (an action across tenants, a republish that was
+    /// refused) with the job's current status and attempt; false when there is no such
+    /// job. The trail stays in order: what the row implies (its current start, a batch
+    /// success) is stored first and the row stops implying it, as transitions do.
+    pub async fn note_event(
+        &self,
+        job_id: Uuid,
+        event: &str,
+        actor: &str,
+        detail: &str,
+        now: Millis,
+    ) -> Result<bool, StoreError> {
+        let id = job_id.to_string();
+        let mut tx = self.pool().begin().await?;
+        sqlx::query(
+            "INSERT INTO job_events (job_id, at, event, status, attempt, actor) \
+             SELECT id, run_at, 'started', 'running', attempts, run_by FROM jobs \
+             WHERE id = $1 AND run_at IS NOT NULL \
+             UNION ALL \
+             SELECT id, finished_at, 'succeeded', 'succeeded', attempts, run_by FROM jobs \
+             WHERE id = $1 AND status = 'succeeded' AND run_by IS NOT NULL",
+        )
+        .bind(&id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE jobs SET run_at = NULL, run_by = NULL WHERE id = $1")
+            .bind(&id)
+            .execute(&mut *tx)
+            .await?;
+        let n = sqlx::query(
+            "INSERT INTO job_events (job_id, at, event, status, attempt, actor, detail) \
+             SELECT id, $2, $3, status, attempts, $4, $5 FROM jobs WHERE id = $1",
+        )
+        .bind(&id)
+        .bind(now)
+        .bind(event)
+        .bind(actor)
+        .bind(detail)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(n == 1)
+    }
 }

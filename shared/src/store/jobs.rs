@@ -11,6 +11,7 @@ use super::outbox::{OutboxEntry, OutboxRef, insert_outbox};
 use super::rows::{int, json, opt_int, opt_json, opt_text, text, uuid};
 use super::{Backend, Store, StoreError, events::store_implied_start};
 use crate::clock::Millis;
+use crate::command::envelope::unscoped_key;
 use crate::job::JobStatus;
 
 /// A job as the store keeps it.
@@ -42,13 +43,15 @@ pub struct JobRecord {
 impl JobRecord {
     pub(crate) fn from_row(row: &AnyRow) -> Result<JobRecord, StoreError> {
         let status = text(row, "status")?;
+        let tenant = opt_text(row, "tenant")?;
+        let stored_key = text(row, "idempotency_key")?;
         Ok(JobRecord {
             id: uuid(row, "id")?,
             kind: text(row, "kind")?,
             version: int(row, "version")?,
-            idempotency_key: text(row, "idempotency_key")?,
+            idempotency_key: unscoped_key(tenant.as_deref(), &stored_key).to_owned(),
             request_hash: text(row, "request_hash")?,
-            tenant: opt_text(row, "tenant")?,
+            tenant,
             requested_by: text(row, "requested_by")?,
             target: text(row, "target")?,
             payload: json(row, "payload")?,
@@ -75,9 +78,10 @@ pub struct NewJob {
     pub id: Uuid,
     pub kind: String,
     pub version: i64,
-    /// The caller's idempotency key. Without one the job's id serves as its key: the
-    /// store keeps nothing for it on PostgreSQL (no second unique index entry per job)
-    /// and reads give the id.
+    /// The caller's idempotency key, scoped to the tenant
+    /// ([`crate::command::envelope::scoped_key`]). Without one the job's id serves as
+    /// its key: the store keeps nothing for it on PostgreSQL (no second unique index
+    /// entry per job) and reads give the id.
     pub idempotency_key: Option<String>,
     /// Hash of what was asked under the key, so a reused key with a different request
     /// is refused; none without a key, which nothing can reuse.

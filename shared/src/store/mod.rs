@@ -12,6 +12,7 @@ mod jobs;
 mod local_queue;
 mod manage;
 mod outbox;
+mod owners;
 mod read_models;
 mod rows;
 mod schedule;
@@ -60,6 +61,9 @@ impl std::fmt::Debug for Store {
 
 static DRIVERS: Once = Once::new();
 
+/// How long an operation waits for a connection unless told otherwise.
+const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Connections of a SQLite pool, whatever is configured.
 const SQLITE_CONNECTIONS: u32 = 2;
 
@@ -67,6 +71,16 @@ impl Store {
     /// Connects to `url` (`postgres://…`, `sqlite://path` or `sqlite::memory:`),
     /// creating a SQLite file when it does not exist yet.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Store, StoreError> {
+        Store::connect_with(url, max_connections, DEFAULT_ACQUIRE_TIMEOUT).await
+    }
+
+    /// [`Store::connect`], waiting at most `acquire_timeout` for a connection before an
+    /// operation fails as unavailable (the api answers `503` within it).
+    pub async fn connect_with(
+        url: &str,
+        max_connections: u32,
+        acquire_timeout: Duration,
+    ) -> Result<Store, StoreError> {
         DRIVERS.call_once(sqlx::any::install_default_drivers);
         let backend = backend_of(url)?;
         let url = match backend {
@@ -82,7 +96,7 @@ impl Store {
         };
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections.max(1))
-            .acquire_timeout(Duration::from_secs(10))
+            .acquire_timeout(acquire_timeout)
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {

@@ -1,5 +1,8 @@
 //! Read models of what Longshore manages (users, projects, apps). The worker writes
 //! them after a job changed the cluster; the api reads them.
+//!
+//! Each row keeps the tenant whose command created it: a later write by another job
+//! changes everything else but never the owner (see [`crate::tenancy`]).
 
 use super::rows::{int, json, opt_text, text};
 use super::{Store, StoreError};
@@ -11,6 +14,8 @@ pub struct UserRecord {
     pub username: String,
     pub user_id: String,
     pub target: String,
+    /// The tenant whose command created the user (none for an unrestricted caller).
+    pub tenant: Option<String>,
     pub job_id: String,
     pub created_at: Millis,
     pub updated_at: Millis,
@@ -26,6 +31,8 @@ pub struct ProjectRecord {
     /// The quota's hard limits, key → quantity.
     pub resources: serde_json::Value,
     pub target: String,
+    /// The tenant whose command created the project.
+    pub tenant: Option<String>,
     pub job_id: String,
     pub created_at: Millis,
     pub updated_at: Millis,
@@ -41,6 +48,8 @@ pub struct AppRecord {
     pub state: String,
     pub reason: Option<String>,
     pub target: String,
+    /// The tenant whose command created the app.
+    pub tenant: Option<String>,
     pub job_id: String,
     pub created_at: Millis,
     pub updated_at: Millis,
@@ -52,6 +61,7 @@ fn user_from(row: &sqlx::any::AnyRow) -> Result<UserRecord, StoreError> {
         username: text(row, "username")?,
         user_id: text(row, "user_id")?,
         target: text(row, "target")?,
+        tenant: opt_text(row, "tenant")?,
         job_id: text(row, "job_id")?,
         created_at: int(row, "created_at")?,
         updated_at: int(row, "updated_at")?,
@@ -66,6 +76,7 @@ fn project_from(row: &sqlx::any::AnyRow) -> Result<ProjectRecord, StoreError> {
         backend: text(row, "backend")?,
         resources: json(row, "resources")?,
         target: text(row, "target")?,
+        tenant: opt_text(row, "tenant")?,
         job_id: text(row, "job_id")?,
         created_at: int(row, "created_at")?,
         updated_at: int(row, "updated_at")?,
@@ -81,6 +92,7 @@ fn app_from(row: &sqlx::any::AnyRow) -> Result<AppRecord, StoreError> {
         state: text(row, "state")?,
         reason: opt_text(row, "reason")?,
         target: text(row, "target")?,
+        tenant: opt_text(row, "tenant")?,
         job_id: text(row, "job_id")?,
         created_at: int(row, "created_at")?,
         updated_at: int(row, "updated_at")?,
@@ -90,8 +102,8 @@ fn app_from(row: &sqlx::any::AnyRow) -> Result<AppRecord, StoreError> {
 impl Store {
     pub async fn put_user(&self, u: &UserRecord) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO users (email, username, user_id, target, job_id, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) \
+            "INSERT INTO users (email, username, user_id, target, job_id, created_at, updated_at, \
+             tenant) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
              ON CONFLICT (email) DO UPDATE SET username = excluded.username, \
              user_id = excluded.user_id, target = excluded.target, job_id = excluded.job_id, \
              updated_at = excluded.updated_at",
@@ -103,6 +115,7 @@ impl Store {
         .bind(&u.job_id)
         .bind(u.created_at)
         .bind(u.updated_at)
+        .bind(u.tenant.clone())
         .execute(self.pool())
         .await?;
         Ok(())
@@ -110,7 +123,7 @@ impl Store {
 
     pub async fn user(&self, email: &str) -> Result<Option<UserRecord>, StoreError> {
         sqlx::query(
-            "SELECT email, username, user_id, target, job_id, created_at, updated_at \
+            "SELECT email, username, user_id, target, tenant, job_id, created_at, updated_at \
              FROM users WHERE email = $1",
         )
         .bind(email)
@@ -133,7 +146,7 @@ impl Store {
     pub async fn put_project(&self, p: &ProjectRecord) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO projects (name, owner, namespace, backend, resources, target, job_id, \
-             created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+             created_at, updated_at, tenant) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
              ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, \
              namespace = excluded.namespace, backend = excluded.backend, \
              resources = excluded.resources, target = excluded.target, \
@@ -148,6 +161,7 @@ impl Store {
         .bind(&p.job_id)
         .bind(p.created_at)
         .bind(p.updated_at)
+        .bind(p.tenant.clone())
         .execute(self.pool())
         .await?;
         Ok(())
@@ -155,8 +169,8 @@ impl Store {
 
     pub async fn project(&self, name: &str) -> Result<Option<ProjectRecord>, StoreError> {
         sqlx::query(
-            "SELECT name, owner, namespace, backend, resources, target, job_id, created_at, \
-             updated_at FROM projects WHERE name = $1",
+            "SELECT name, owner, namespace, backend, resources, target, tenant, job_id, \
+             created_at, updated_at FROM projects WHERE name = $1",
         )
         .bind(name)
         .fetch_optional(self.pool())
@@ -169,8 +183,8 @@ impl Store {
     /// The projects an email owns, oldest first.
     pub async fn projects_of(&self, owner: &str) -> Result<Vec<ProjectRecord>, StoreError> {
         let rows = sqlx::query(
-            "SELECT name, owner, namespace, backend, resources, target, job_id, created_at, \
-             updated_at FROM projects WHERE owner = $1 ORDER BY created_at, name",
+            "SELECT name, owner, namespace, backend, resources, target, tenant, job_id, \
+             created_at, updated_at FROM projects WHERE owner = $1 ORDER BY created_at, name",
         )
         .bind(owner)
         .fetch_all(self.pool())
@@ -190,7 +204,7 @@ impl Store {
     pub async fn put_app(&self, a: &AppRecord) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO apps (app_id, namespace, image, host, state, reason, target, job_id, \
-             created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+             created_at, updated_at, tenant) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
              ON CONFLICT (app_id) DO UPDATE SET namespace = excluded.namespace, \
              image = excluded.image, host = excluded.host, state = excluded.state, \
              reason = excluded.reason, target = excluded.target, job_id = excluded.job_id, \
@@ -206,6 +220,7 @@ impl Store {
         .bind(&a.job_id)
         .bind(a.created_at)
         .bind(a.updated_at)
+        .bind(a.tenant.clone())
         .execute(self.pool())
         .await?;
         Ok(())
@@ -213,8 +228,8 @@ impl Store {
 
     pub async fn app(&self, app_id: &str) -> Result<Option<AppRecord>, StoreError> {
         sqlx::query(
-            "SELECT app_id, namespace, image, host, state, reason, target, job_id, created_at, \
-             updated_at FROM apps WHERE app_id = $1",
+            "SELECT app_id, namespace, image, host, state, reason, target, tenant, job_id, \
+             created_at, updated_at FROM apps WHERE app_id = $1",
         )
         .bind(app_id)
         .fetch_optional(self.pool())

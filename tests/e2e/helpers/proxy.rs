@@ -1,6 +1,6 @@
-//! A TCP proxy the test controls, put between Longshore's processes and RabbitMQ, so a
-//! test can take the broker away from them (and give it back) without touching the
-//! RabbitMQ server every test shares.
+//! A TCP proxy the test controls, put between Longshore's processes and RabbitMQ or
+//! PostgreSQL, so a test can take the broker or the store away from them (and give it
+//! back) without touching the servers every test shares.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -42,6 +42,11 @@ impl Proxy {
             state,
             accept,
         }
+    }
+
+    /// `host:port` to connect to instead of the upstream.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
     }
 
     /// The RabbitMQ URL that goes through the proxy.

@@ -115,6 +115,7 @@ async fn deploy_app(cmd: &AppDeploy, ctx: &Context) -> HandlerResult {
                 state: DEPLOYING.to_owned(),
                 reason: None,
                 target: ctx.target.clone(),
+                tenant: ctx.tenant.clone(),
                 job_id: ctx.job_id.to_string(),
                 created_at: now,
                 updated_at: now,

@@ -102,6 +102,7 @@ async fn record_user(ctx: &Context, entry: &Entry) -> Result<(), Failure> {
         username: entry.username.clone(),
         user_id: entry.user_id.clone(),
         target: ctx.target.clone(),
+        tenant: ctx.tenant.clone(),
         job_id: ctx.job_id.to_string(),
         created_at: now,
         updated_at: now,

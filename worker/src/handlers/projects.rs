@@ -337,6 +337,7 @@ async fn record_project(
         backend: backend.name().to_owned(),
         resources: json!(hard),
         target: ctx.target.clone(),
+        tenant: ctx.tenant.clone(),
         job_id: ctx.job_id.to_string(),
         created_at: now,
         updated_at: now,

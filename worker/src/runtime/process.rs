@@ -6,12 +6,14 @@ use std::time::Duration;
 
 use longshore_shared::broker::Delivery;
 use longshore_shared::clock::{Millis, millis, now_ms};
+use longshore_shared::command::envelope::scoped_key;
 use longshore_shared::command::{Envelope, lookup};
 use longshore_shared::intake::{Submission, check_fields, request_hash};
 use longshore_shared::job::{Failure, Outcome};
 use longshore_shared::store::{Admission, AttemptEnd, Claim, JobRecord, NewJob};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
+use uuid::Uuid;
 
 use super::{Runtime, retry_delay};
 use crate::Context;
@@ -73,13 +75,18 @@ impl Runtime {
             }
             let max_attempts = spec.policy.max_attempts;
             claim = match self.admit(&envelope, &submission, max_attempts).await {
-                Ok(true) => {
+                Ok(None) => {
                     self.services
                         .store
                         .claim(id, now, lease_until, worker)
                         .await
                 }
-                Ok(false) => {
+                Ok(Some(existing)) => {
+                    if conflicts(&envelope, &existing.request_hash) {
+                        return self
+                            .refuse_republish(delivery, &envelope, existing.id)
+                            .await;
+                    }
                     tracing::info!("duplicate of an existing job's idempotency key; not run");
                     return Settle::Ack;
                 }
@@ -87,8 +94,21 @@ impl Runtime {
             };
         }
         let job = match claim {
+            Ok(Claim::Claimed(job)) if conflicts(&envelope, &job.request_hash) => {
+                // Claimed on the strength of the key alone: the attempt is given back
+                // unspent, and the job's own message runs it.
+                self.release(&job, "a republish under its key was refused")
+                    .await;
+                return self.refuse_republish(delivery, &envelope, job.id).await;
+            }
             Ok(Claim::Claimed(job)) => *job,
             Ok(Claim::Settled(status)) => {
+                if envelope.idempotency_key.is_some()
+                    && let Ok(Some(job)) = self.services.store.job(id).await
+                    && conflicts(&envelope, &job.request_hash)
+                {
+                    return self.refuse_republish(delivery, &envelope, id).await;
+                }
                 tracing::debug!(%status, "already settled; acking without running");
                 return Settle::Ack;
             }
@@ -109,19 +129,22 @@ impl Runtime {
             .await
     }
 
-    /// Creates the job row for an envelope seen for the first time; false when its
-    /// idempotency key already belongs to another job.
+    /// Creates the job row for an envelope seen for the first time; the job that
+    /// already holds its idempotency key, if another does.
     async fn admit(
         &self,
         envelope: &Envelope,
         submission: &Submission,
         max_attempts: u32,
-    ) -> Result<bool, longshore_shared::store::StoreError> {
+    ) -> Result<Option<ExistingJob>, longshore_shared::store::StoreError> {
         let job = NewJob {
             id: envelope.job_id(),
             kind: envelope.kind.clone(),
             version: i64::from(envelope.version),
-            idempotency_key: envelope.idempotency_key.clone(),
+            idempotency_key: envelope
+                .idempotency_key
+                .as_deref()
+                .map(|key| scoped_key(envelope.tenant.as_deref(), key)),
             request_hash: request_hash(submission),
             tenant: envelope.tenant.clone(),
             requested_by: submission.requested_by.clone(),
@@ -134,9 +157,39 @@ impl Runtime {
                 .unwrap_or_else(now_ms),
         };
         match self.services.store.admit(&job, None).await? {
-            Admission::Created { .. } => Ok(true),
-            Admission::Existing { id, .. } => Ok(id == job.id),
+            Admission::Created { .. } => Ok(None),
+            Admission::Existing { id, .. } if id == job.id => Ok(None),
+            Admission::Existing {
+                id, request_hash, ..
+            } => Ok(Some(ExistingJob { id, request_hash })),
         }
+    }
+
+    /// Dead-letters a command whose idempotency key belongs to a job asked for with a
+    /// different request (over HTTP the same case is a `409`), and says so in that
+    /// job's audit trail.
+    async fn refuse_republish(
+        &self,
+        delivery: &Delivery,
+        envelope: &Envelope,
+        job: Uuid,
+    ) -> Settle {
+        let key = envelope.idempotency_key.as_deref().unwrap_or_default();
+        let actor = envelope.requested_by.as_deref().unwrap_or("amqp");
+        tracing::warn!(%job, key, actor, "refused a republish: {REUSED_KEY}");
+        let detail = format!(
+            "a command published with this job's idempotency key `{key}` and a different \
+             request was dead-lettered: {REUSED_KEY}"
+        );
+        if let Err(err) = self
+            .services
+            .store
+            .note_event(job, "republish_refused", actor, &detail, now_ms())
+            .await
+        {
+            tracing::warn!(error = %err, "could not add the refusal to the audit trail");
+        }
+        self.dead_letter(delivery, REUSED_KEY).await
     }
 
     async fn run_attempt(
@@ -175,7 +228,7 @@ impl Runtime {
         heartbeat.abort();
         match result {
             Some(result) => self.record(delivery, &job, result).await,
-            None => self.release(&job).await,
+            None => self.release(&job, "worker shutting down").await,
         }
     }
 
@@ -287,12 +340,12 @@ impl Runtime {
         }
     }
 
-    /// Gives an interrupted attempt back (shutdown): the job runs again at once
-    /// elsewhere, and the attempt does not count.
-    async fn release(&self, job: &JobRecord) -> Settle {
+    /// Gives an attempt back unspent (shutdown, a refused republish): the job runs
+    /// again at once elsewhere, and the attempt does not count.
+    async fn release(&self, job: &JobRecord, reason: &str) -> Settle {
         let now = now_ms();
         let end = AttemptEnd::Released {
-            reason: "worker shutting down",
+            reason,
             next_attempt_at: now,
         };
         if let Err(err) = self
@@ -365,6 +418,25 @@ fn submission_of(envelope: &Envelope) -> Submission {
         target: envelope.target.clone(),
         payload: envelope.payload.clone(),
     }
+}
+
+/// The dead-letter reason of a refused republish.
+const REUSED_KEY: &str = "idempotency key reused with a different payload";
+
+/// The job an envelope's idempotency key already names.
+struct ExistingJob {
+    id: Uuid,
+    request_hash: String,
+}
+
+/// Whether an envelope asks for something else than the job its key names did: the
+/// same digest the intake compares (kind, version, tenant, target, payload). A job
+/// stored without a key has no digest, and nothing to conflict with.
+fn conflicts(envelope: &Envelope, stored_hash: &str) -> bool {
+    if envelope.idempotency_key.is_none() || stored_hash.is_empty() {
+        return false;
+    }
+    request_hash(&submission_of(envelope)).is_some_and(|hash| hash != stored_hash)
 }
 
 enum FollowUp {
