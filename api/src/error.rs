@@ -1,4 +1,5 @@
-//! Every error the api answers with, as `{error, message, field?}` and the right status.
+//! Every error the api answers with, as `{error, message, field?}` (and, for invalid
+//! input, `fields: [{field, message}, …]` naming every bad field) and the right status.
 //! Internal causes are logged, never shown.
 
 use axum::Json;
@@ -38,6 +39,8 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("{0}")]
     MethodNotAllowed(String),
+    #[error("{0}")]
+    NotImplemented(String),
     #[error("{0}")]
     Unavailable(String),
     #[error("the job store is unavailable; nothing was done, try again shortly")]
@@ -87,6 +90,9 @@ impl ApiError {
             ApiError::MethodNotAllowed(_) => {
                 (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", None)
             }
+            ApiError::NotImplemented(_) => {
+                (StatusCode::NOT_IMPLEMENTED, "not_implemented", Some("kind"))
+            }
             ApiError::Unavailable(_) | ApiError::StoreUnavailable => {
                 (StatusCode::SERVICE_UNAVAILABLE, "unavailable", None)
             }
@@ -99,7 +105,12 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code, field) = self.parts();
         let message = match &self {
-            ApiError::Invalid(e) => e.message.clone(),
+            ApiError::Invalid(e) if e.also.is_empty() => e.message.clone(),
+            ApiError::Invalid(e) => format!(
+                "{} (and {} more; `fields` names each)",
+                e.message,
+                e.also.len()
+            ),
             ApiError::Internal(source) => {
                 tracing::error!(error = %source, "internal error");
                 "something went wrong on our side; the error was logged".to_owned()
@@ -113,6 +124,12 @@ impl IntoResponse for ApiError {
         let mut body = json!({ "error": code, "message": message });
         if let Some(field) = field {
             body["field"] = json!(field);
+        }
+        if let ApiError::Invalid(e) = &self {
+            body["fields"] = e
+                .all()
+                .map(|e| json!({ "field": e.field, "message": e.message }))
+                .collect();
         }
         let mut response = (status, Json(body)).into_response();
         if status == StatusCode::UNAUTHORIZED {
@@ -169,6 +186,7 @@ impl From<IntakeError> for ApiError {
                     message: format!("{object} already exists"),
                 },
             },
+            IntakeError::NotBuilt(_) => ApiError::NotImplemented(err.to_string()),
             IntakeError::Store(e) => e.into(),
         }
     }

@@ -279,10 +279,11 @@ async fn an_update_queues_only_the_given_fields_and_answers_with_the_merged_quot
         .await;
     assert_eq!(
         unknown.status,
-        StatusCode::ACCEPTED,
-        "the worker decides; the job fails if it is missing"
+        StatusCode::NOT_FOUND,
+        "a project neither stored nor being created: {}",
+        unknown.body
     );
-    assert_eq!(unknown.body["name"], "ghost");
+    assert_eq!(unknown.body["message"], "no project ghost");
 }
 
 #[tokio::test]
@@ -307,6 +308,23 @@ async fn a_derived_name_taken_by_another_owner_is_answered_with_the_suffixed_nam
 #[tokio::test]
 async fn deleting_queues_project_delete_and_viewers_cannot_write() {
     let api = Api::start().await;
+    let missing = api
+        .call(
+            "DELETE",
+            "/v1/projects/user-example-com",
+            &api.operator,
+            None,
+        )
+        .await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND, "{}", missing.body);
+    api.store
+        .put_project(&record(
+            "user-example-com",
+            "user@example.com",
+            json!({"cpu": "2"}),
+        ))
+        .await
+        .unwrap();
     let answer = api
         .call(
             "DELETE",
@@ -337,4 +355,83 @@ async fn deleting_queues_project_delete_and_viewers_cannot_write() {
         .await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
     assert_eq!(api.jobs().await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_second_project_for_an_owner_is_a_conflict_pointing_at_put() {
+    let api = Api::start().await;
+    let first = api
+        .call(
+            "POST",
+            "/v1/projects",
+            &api.operator,
+            Some(&json!({"owner_email": "user@example.com"})),
+        )
+        .await;
+    assert_eq!(first.status, StatusCode::ACCEPTED, "{}", first.body);
+    let queued = api
+        .call(
+            "POST",
+            "/v1/projects",
+            &api.operator,
+            Some(&json!({"owner_email": "user@example.com", "cpu_limit": "8"})),
+        )
+        .await;
+    assert_eq!(queued.status, StatusCode::CONFLICT, "{}", queued.body);
+    assert!(
+        queued.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("PUT /v1/projects/user-example-com"),
+        "{}",
+        queued.body
+    );
+
+    let api = Api::start().await;
+    api.store
+        .put_project(&record("team-x", "user@example.com", json!({"cpu": "2"})))
+        .await
+        .unwrap();
+    let stored = api
+        .call(
+            "POST",
+            "/v1/projects",
+            &api.operator,
+            Some(&json!({"owner_email": "User@Example.com"})),
+        )
+        .await;
+    assert_eq!(stored.status, StatusCode::CONFLICT, "{}", stored.body);
+    assert_eq!(stored.body["error"], "already_exists");
+    assert!(
+        stored.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("PUT /v1/projects/team-x"),
+        "{}",
+        stored.body
+    );
+    assert!(api.jobs().await.is_empty());
+}
+
+#[tokio::test]
+async fn a_project_being_created_may_be_updated_at_once() {
+    let api = Api::start().await;
+    let created = api
+        .call(
+            "POST",
+            "/v1/projects",
+            &api.operator,
+            Some(&json!({"owner_email": "user@example.com"})),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::ACCEPTED);
+    let update = api
+        .call(
+            "PUT",
+            "/v1/projects/user-example-com",
+            &api.operator,
+            Some(&json!({"cpu_limit": "8"})),
+        )
+        .await;
+    assert_eq!(update.status, StatusCode::ACCEPTED, "{}", update.body);
 }

@@ -12,6 +12,21 @@ use provisioning_support::{Api, LOGIN_URL, logs};
 use secrecy::SecretString;
 use serde_json::json;
 
+/// A user as the worker's read model has it once `user.create` succeeded.
+async fn stored_user(api: &Api, email: &str) {
+    let record = UserRecord {
+        email: email.into(),
+        username: email.split('@').next().unwrap_or_default().into(),
+        user_id: "0b0b0b0b-0000-5000-8000-000000000001".into(),
+        target: "default".into(),
+        tenant: None,
+        job_id: uuid::Uuid::now_v7().to_string(),
+        created_at: 1_700_000_000_000,
+        updated_at: 1_700_000_000_000,
+    };
+    api.store.put_user(&record).await.unwrap();
+}
+
 fn verifies(password: &str, hash: &serde_json::Value) -> bool {
     let hash = BcryptHash::parse(hash.as_str().expect("a hash string")).expect("a bcrypt hash");
     verify(&SecretString::from(password.to_owned()), &hash)
@@ -217,6 +232,7 @@ async fn a_user_is_read_from_the_read_model_without_any_secret() {
 #[tokio::test]
 async fn a_password_reset_returns_the_new_password_once_and_queues_its_hash() {
     let api = Api::start().await;
+    stored_user(&api, "user@example.com").await;
     let generated = api
         .call(
             "PUT",
@@ -249,6 +265,7 @@ async fn a_password_reset_returns_the_new_password_once_and_queues_its_hash() {
 #[tokio::test]
 async fn deleting_a_user_queues_user_delete() {
     let api = Api::start().await;
+    stored_user(&api, "gone@example.com").await;
     let answer = api
         .call("DELETE", "/v1/users/Gone@Example.com", &api.operator, None)
         .await;
@@ -302,4 +319,122 @@ async fn an_idempotency_key_replays_the_first_job_and_never_shows_the_password_a
         .await;
     assert_eq!(conflict.status, StatusCode::CONFLICT);
     assert_eq!(api.jobs().await.len(), 2);
+}
+
+#[tokio::test]
+async fn a_user_that_exists_or_is_being_created_is_a_conflict_before_any_password_is_made() {
+    let api = Api::start().await;
+    stored_user(&api, "taken@example.com").await;
+    let again = api
+        .call(
+            "POST",
+            "/v1/users",
+            &api.operator,
+            Some(&json!({"email": "Taken@Example.com"})),
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.body);
+    assert_eq!(again.body["error"], "already_exists");
+    assert!(again.body.get("password").is_none(), "{}", again.body);
+    assert!(
+        again.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("PUT /v1/users/password"),
+        "{}",
+        again.body
+    );
+
+    // Queued a moment ago and not in the read model yet: still a conflict.
+    let first = api
+        .call(
+            "POST",
+            "/v1/users",
+            &api.operator,
+            Some(&json!({"email": "new@example.com"})),
+        )
+        .await;
+    assert_eq!(first.status, StatusCode::ACCEPTED, "{}", first.body);
+    let second = api
+        .call(
+            "POST",
+            "/v1/users",
+            &api.operator,
+            Some(&json!({"email": "new@example.com"})),
+        )
+        .await;
+    assert_eq!(second.status, StatusCode::CONFLICT, "{}", second.body);
+    let job = first.body["job_id"].as_str().unwrap();
+    assert!(
+        second.body["message"].as_str().unwrap().contains(job),
+        "names the job creating it: {}",
+        second.body
+    );
+    assert_eq!(api.jobs().await.len(), 1, "only the first was queued");
+}
+
+#[tokio::test]
+async fn changing_or_deleting_an_unknown_user_is_not_found_and_a_user_being_created_is_known() {
+    let api = Api::start().await;
+    let reset = api
+        .call(
+            "PUT",
+            "/v1/users/password",
+            &api.operator,
+            Some(&json!({"email": "ghost@example.com"})),
+        )
+        .await;
+    assert_eq!(reset.status, StatusCode::NOT_FOUND, "{}", reset.body);
+    assert!(reset.body.get("password").is_none());
+    let delete = api
+        .call("DELETE", "/v1/users/ghost@example.com", &api.operator, None)
+        .await;
+    assert_eq!(delete.status, StatusCode::NOT_FOUND, "{}", delete.body);
+    assert!(api.jobs().await.is_empty());
+
+    // A create queued and not yet run: its user may be changed and deleted at once.
+    let created = api
+        .call(
+            "POST",
+            "/v1/users",
+            &api.operator,
+            Some(&json!({"email": "soon@example.com"})),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::ACCEPTED);
+    let reset = api
+        .call(
+            "PUT",
+            "/v1/users/password",
+            &api.operator,
+            Some(&json!({"email": "soon@example.com"})),
+        )
+        .await;
+    assert_eq!(reset.status, StatusCode::ACCEPTED, "{}", reset.body);
+    let delete = api
+        .call("DELETE", "/v1/users/soon@example.com", &api.operator, None)
+        .await;
+    assert_eq!(delete.status, StatusCode::ACCEPTED, "{}", delete.body);
+    // Being deleted: deleting again is accepted, a new password is not.
+    let again = api
+        .call("DELETE", "/v1/users/soon@example.com", &api.operator, None)
+        .await;
+    assert_eq!(again.status, StatusCode::ACCEPTED, "{}", again.body);
+    let reset = api
+        .call(
+            "PUT",
+            "/v1/users/password",
+            &api.operator,
+            Some(&json!({"email": "soon@example.com"})),
+        )
+        .await;
+    assert_eq!(reset.status, StatusCode::NOT_FOUND, "{}", reset.body);
+    assert!(
+        reset.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("deleting it"),
+        "{}",
+        reset.body
+    );
 }

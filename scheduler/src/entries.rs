@@ -26,7 +26,7 @@ impl Entry {
     }
 }
 
-/// The enabled entries, validated.
+/// The enabled entries, validated, without those whose kind this release does not run.
 pub fn parse_entries(config: &[ScheduleEntry]) -> Result<Vec<Entry>, SchedulerError> {
     let mut seen = std::collections::HashSet::new();
     config
@@ -56,14 +56,23 @@ pub fn parse_entries(config: &[ScheduleEntry]) -> Result<Vec<Entry>, SchedulerEr
             let spec = lookup(&e.kind).ok_or_else(|| fail(format!("unknown kind `{}`", e.kind)))?;
             spec.validate(&e.payload)
                 .map_err(|err| fail(format!("payload: {err}")))?;
-            Ok(Entry {
+            if !spec.built {
+                tracing::warn!(
+                    entry = %e.name,
+                    kind = %e.kind,
+                    "not scheduled: this release does not run the kind yet"
+                );
+                return Ok(None);
+            }
+            Ok(Some(Entry {
                 name: e.name.clone(),
                 cron_text: e.cron.clone(),
                 cron,
                 kind: e.kind.clone(),
                 payload: e.payload.clone(),
                 target: e.target.clone(),
-            })
+            }))
         })
+        .filter_map(Result::transpose)
         .collect()
 }

@@ -253,6 +253,17 @@ pub struct KubeConfig {
     pub targets: Vec<KubeTarget>,
 }
 
+impl KubeConfig {
+    /// The names commands may name as their target.
+    pub fn target_names(&self) -> Vec<String> {
+        if self.targets.is_empty() {
+            vec!["default".to_owned()]
+        } else {
+            self.targets.iter().map(|t| t.name.clone()).collect()
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KubeTarget {
@@ -364,7 +375,18 @@ impl Config {
     /// Defaults, then `file` (when given), then `overrides` (a nested JSON object of
     /// the settings given as flags or environment variables).
     pub fn load(file: Option<&Path>, overrides: serde_json::Value) -> Result<Config, ConfigError> {
-        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        Config::load_over(serde_json::json!({}), file, overrides)
+    }
+
+    /// [`Config::load`] with `base` (nested keys, as `overrides`) between the built-in
+    /// defaults and the file: defaults that depend on where the process runs.
+    pub fn load_over(
+        base: serde_json::Value,
+        file: Option<&Path>,
+        overrides: serde_json::Value,
+    ) -> Result<Config, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Serialized::defaults(base));
         if let Some(path) = file {
             if !path.exists() {
                 return Err(ConfigError(format!(

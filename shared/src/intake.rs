@@ -64,6 +64,9 @@ pub enum IntakeError {
     /// The command acts on another tenant's object.
     #[error("{object} does not belong to the tenant the command acts for")]
     NotYours { object: ObjectRef, access: Access },
+    /// The kind is in the catalogue, but this release does not run it.
+    #[error("`{0}` is not built yet: this release accepts its payload but has no handler for it")]
+    NotBuilt(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -74,6 +77,7 @@ pub struct Intake {
     admitter: Admitter,
     publisher: OutboxPublisher,
     publish_wait: Duration,
+    targets: Option<std::sync::Arc<[String]>>,
 }
 
 impl Intake {
@@ -83,7 +87,15 @@ impl Intake {
             store,
             publisher,
             publish_wait,
+            targets: None,
         }
+    }
+
+    /// Refuses commands for any target but these (the configured target clusters'
+    /// names; the intake never holds their credentials).
+    pub fn with_targets(mut self, names: Vec<String>) -> Self {
+        self.targets = Some(names.into());
+        self
     }
 
     pub fn store(&self) -> &Store {
@@ -108,7 +120,12 @@ impl Intake {
             )));
         }
         check_fields(&sub).map_err(IntakeError::Invalid)?;
+        self.check_target(&sub.target)
+            .map_err(IntakeError::Invalid)?;
         let touches = spec.examine(&sub.payload).map_err(IntakeError::Invalid)?;
+        if !spec.built {
+            return Err(IntakeError::NotBuilt(spec.kind.to_owned()));
+        }
         let tenancy = match tenancy::check(&self.store, &touches, sub.tenant.as_deref()).await {
             Ok(tenancy) => tenancy,
             Err(TenancyError::NotYours { object, access, .. }) => {
@@ -273,6 +290,21 @@ fn check_text(field: &str, value: &str) -> Result<(), FieldError> {
         return Ok(());
     };
     Err(FieldError::new(field, problem))
+}
+
+impl Intake {
+    fn check_target(&self, target: &str) -> Result<(), FieldError> {
+        match &self.targets {
+            Some(names) if !names.iter().any(|name| name == target) => Err(FieldError::new(
+                "target",
+                format!(
+                    "no target cluster `{target}` (configured: {})",
+                    names.join(", ")
+                ),
+            )),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// A digest of what was asked, independent of JSON key order and whitespace: what a

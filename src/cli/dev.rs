@@ -33,9 +33,6 @@ pub async fn run(settings: &Settings, args: DevArgs) -> anyhow::Result<ExitCode>
     std::fs::create_dir_all(&data_dir)
         .with_context(|| format!("creating the data directory {}", data_dir.display()))?;
     let mut config = settings.load()?;
-    if settings.database_url.is_none() {
-        config.database.url = format!("sqlite://{}", data_dir.join("longshore.db").display());
-    }
     init_logging(&config);
 
     let store = open_request_store(&config).await?;

@@ -39,6 +39,10 @@ pub async fn open_request_store(config: &Config) -> anyhow::Result<Store> {
 
 async fn open_store_waiting(config: &Config, acquire: Duration) -> anyhow::Result<Store> {
     let url = &config.database.url;
+    if let Some(dir) = sqlite_dir(url) {
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("creating {}, the store's directory", dir.display()))?;
+    }
     let store = Store::connect_with(url, config.database.max_connections, acquire)
         .await
         .with_context(|| {
@@ -49,6 +53,21 @@ async fn open_store_waiting(config: &Config, acquire: Duration) -> anyhow::Resul
         })?;
     store.migrate().await.context("migrating the job store")?;
     Ok(store)
+}
+
+/// The directory of a SQLite file URL, which must exist before SQLite makes the file.
+fn sqlite_dir(url: &str) -> Option<std::path::PathBuf> {
+    let path = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = path.split('?').next().unwrap_or_default();
+    if path.is_empty() || path.contains(":memory:") {
+        return None;
+    }
+    std::path::Path::new(path)
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map(std::path::Path::to_path_buf)
 }
 
 pub fn topology(config: &Config) -> Topology {
@@ -88,6 +107,7 @@ pub fn intake(
         publisher,
         Duration::from_millis(config.api.publish_wait_ms),
     )
+    .with_targets(config.kube.target_names())
 }
 
 /// Clients of the configured target clusters; without any, Kubernetes kinds fail

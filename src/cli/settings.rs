@@ -14,7 +14,7 @@ pub struct Settings {
     #[arg(long, global = true, env = "LONGSHORE_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
 
-    /// Job store: postgres://user:pass@host/db or sqlite://path [default: sqlite://longshore.db].
+    /// Job store: postgres://user:pass@host/db or sqlite://path [default: sqlite://<data dir>/longshore.db].
     #[arg(
         long,
         global = true,
@@ -269,7 +269,8 @@ pub struct Settings {
         help_heading = "Client"
     )]
     pub token: Option<String>,
-    /// Where `longshore dev` keeps its database and client settings [default: .longshore].
+    /// Where `longshore dev` keeps its state, and the default SQLite store of every command
+    /// [default: .longshore].
     #[arg(
         long,
         global = true,
@@ -396,8 +397,23 @@ impl Settings {
         Value::Object(root)
     }
 
+    /// The configuration; unless a flag, a variable or the file names another, the
+    /// store is the SQLite file in the data directory, the one `longshore dev` uses,
+    /// so `token` and `migrate` run beside `dev` act on dev's store.
     pub fn load(&self) -> anyhow::Result<Config> {
-        Ok(Config::load(self.config.as_deref(), self.overrides())?)
+        let base = json!({ "database": { "url": self.default_database_url() } });
+        Ok(Config::load_over(
+            base,
+            self.config.as_deref(),
+            self.overrides(),
+        )?)
+    }
+
+    pub fn default_database_url(&self) -> String {
+        format!(
+            "sqlite://{}",
+            self.data_dir().join("longshore.db").display()
+        )
     }
 
     pub fn data_dir(&self) -> PathBuf {

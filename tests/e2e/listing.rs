@@ -44,9 +44,9 @@ async fn jobs_are_listed_by_status_and_kind_one_page_at_a_time() {
     for _ in 0..7 {
         noops.push(app.submit("diag.noop", json!({})).await);
     }
-    let mut cleanups = Vec::new();
+    let mut restarts = Vec::new();
     for _ in 0..3 {
-        cleanups.push(app.submit("maintenance.cleanup", json!({})).await);
+        restarts.push(app.submit("app.restart", json!({"app_id": "7"})).await);
     }
     let cancelled = app
         .post(&format!("/v1/jobs/{}/cancel", noops[0]), &json!({}))
@@ -62,14 +62,14 @@ async fn jobs_are_listed_by_status_and_kind_one_page_at_a_time() {
         "no job twice: {listed:#?}"
     );
     // Newest first.
-    let mut expected: Vec<String> = noops.iter().chain(&cleanups).cloned().collect();
+    let mut expected: Vec<String> = noops.iter().chain(&restarts).cloned().collect();
     expected.reverse();
     assert_eq!(listed, expected);
 
-    let by_kind = ids(&all_pages(&app, "kind=maintenance.cleanup&limit=2").await);
+    let by_kind = ids(&all_pages(&app, "kind=app.restart&limit=2").await);
     assert_eq!(
         by_kind.iter().collect::<HashSet<_>>(),
-        cleanups.iter().collect::<HashSet<_>>()
+        restarts.iter().collect::<HashSet<_>>()
     );
     let queued_noops = all_pages(&app, "kind=diag.noop&status=queued&limit=4").await;
     assert_eq!(queued_noops.len(), 6);

@@ -173,6 +173,52 @@ async fn a_deploy_renders_the_deployment_service_and_ingress_and_runs() {
 }
 
 #[tokio::test]
+async fn a_redeploy_with_only_a_new_image_keeps_the_environment_port_and_tls() {
+    let bench = bench().await;
+    done(
+        &bench,
+        &deploy(json!({
+            "app_id": "42", "image": "app:v1", "container_port": 3000,
+            "env": {"MODEL": "small"}, "tls": true, "tls_secret": "wildcard-tls",
+        })),
+    )
+    .await;
+    let result = done(&bench, &deploy(json!({"app_id": "42", "image": "app:v2"}))).await;
+    assert_eq!(result["url"], "https://app-42.apps.example.edu/");
+
+    let deployment = object(&bench, "Deployment", "app-42").expect("a deployment");
+    let container = &deployment["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(container["image"], "app:v2");
+    assert_eq!(container["ports"][0]["containerPort"], 3000);
+    let env = container["env"].as_array().expect("env");
+    assert!(
+        env.contains(&json!({"name": "MODEL", "value": "small"})),
+        "{env:?}"
+    );
+    let service = object(&bench, "Service", "app-42").expect("a service");
+    assert_eq!(service["spec"]["ports"][0]["targetPort"], 3000);
+    let ingress = object(&bench, "Ingress", "app-42").expect("an ingress");
+    assert_eq!(ingress["spec"]["tls"][0]["secretName"], "wildcard-tls");
+
+    // What is given is what changes: an empty environment clears it, TLS goes off.
+    done(
+        &bench,
+        &deploy(json!({"app_id": "42", "image": "app:v3", "env": {}, "tls": false})),
+    )
+    .await;
+    let deployment = object(&bench, "Deployment", "app-42").expect("a deployment");
+    let container = &deployment["spec"]["template"]["spec"]["containers"][0];
+    let env = container["env"].as_array().expect("the platform's env");
+    assert!(
+        env.iter().all(|e| e["name"] != "MODEL"),
+        "MODEL is gone: {env:?}"
+    );
+    assert_eq!(container["ports"][0]["containerPort"], 3000);
+    let ingress = object(&bench, "Ingress", "app-42").expect("an ingress");
+    assert!(ingress["spec"]["tls"].is_null(), "{ingress}");
+}
+
+#[tokio::test]
 async fn deploying_the_same_app_twice_leaves_every_resource_version_unchanged() {
     let bench = bench().await;
     let cmd = deploy(json!({"app_id": "42", "image": "app:v1"}));
@@ -216,11 +262,12 @@ async fn a_deploy_into_a_missing_namespace_fails_permanently_and_records_why() {
 }
 
 #[tokio::test]
-async fn a_redeploy_rolls_out_the_new_image_and_drops_variables_no_longer_asked_for() {
+async fn a_redeploy_rolls_out_the_new_image_and_drops_the_variables_it_clears() {
     let bench = bench().await;
     let v1 = deploy(json!({"app_id": "42", "image": "app:v1", "env": {"MODEL": "small"}}));
     let first = done(&bench, &v1).await;
-    let second = done(&bench, &deploy(json!({"app_id": "42", "image": "app:v2"}))).await;
+    let v2 = deploy(json!({"app_id": "42", "image": "app:v2", "env": {}}));
+    let second = done(&bench, &v2).await;
     assert!(
         second["generation"].as_i64() > first["generation"].as_i64(),
         "{first} {second}"

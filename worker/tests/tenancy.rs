@@ -57,6 +57,7 @@ async fn physics_objects() -> Bench {
         target: "default".into(),
         tenant: Some("physics".into()),
         job_id: uuid::Uuid::now_v7().to_string(),
+        spec: None,
         created_at: now,
         updated_at: now,
     };

@@ -1,23 +1,90 @@
-//! Apps as Longshore last left them: `GET /v1/apps/{id}` answers from the read model the
-//! worker keeps (DEPLOYING, RUNNING, FAILED with the reason), never from Kubernetes.
+//! Apps, after the deployment-controller reference's `POST /api/projects/{id}/deploy`:
+//! deploy or redeploy (a redeploy keeps the fields it does not give), restart, delete,
+//! and read. `GET /v1/apps/{id}` answers from the read model the worker keeps
+//! (DEPLOYING, RUNNING, FAILED with the reason), never from Kubernetes.
 
 use axum::extract::{Path, State};
-use axum::routing::get;
+use axum::http::HeaderMap;
+use axum::response::Response;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use longshore_shared::access::Role;
 use longshore_shared::clock::to_rfc3339;
 use longshore_shared::domain::AppId;
 use longshore_shared::store::AppRecord;
+use longshore_shared::tenancy::ObjectRef;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::job_location;
+use super::provision::{Asker, submit};
+use super::{accepted, job_location, presence};
 use crate::AppState;
 use crate::error::ApiError;
 use crate::extract::auth::Caller;
+use crate::extract::json::Json as JsonBody;
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/v1/apps/{id}", get(show))
+    Router::new()
+        .route("/v1/apps/{id}", get(show).delete(remove))
+        .route("/v1/apps/{id}/deploy", post(deploy))
+        .route("/v1/apps/{id}/restart", post(restart))
+}
+
+fn parse_id(raw: &str) -> Result<AppId, ApiError> {
+    AppId::parse(raw).map_err(|e| ApiError::invalid("app_id", e.message()))
+}
+
+async fn deploy(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(raw): Path<String>,
+    JsonBody(mut body): JsonBody<Value>,
+) -> Result<Response, ApiError> {
+    let asker = Asker::of(&caller, &headers)?;
+    let id = parse_id(&raw)?;
+    let Some(fields) = body.as_object_mut() else {
+        return Err(ApiError::invalid("body", "must be a JSON object"));
+    };
+    if fields.contains_key("app_id") {
+        return Err(ApiError::invalid(
+            "app_id",
+            "the app is named by the path, not the body",
+        ));
+    }
+    fields.insert("app_id".to_owned(), json!(id.as_str()));
+    let submitted = submit(&state, &asker, "app.deploy", body).await?;
+    Ok(accepted(&submitted, json!({"app_id": id.as_str()})))
+}
+
+async fn restart(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(raw): Path<String>,
+) -> Result<Response, ApiError> {
+    let asker = Asker::of(&caller, &headers)?;
+    let id = parse_id(&raw)?;
+    let object = ObjectRef::App(id.as_str().to_owned());
+    presence::require_existing(&state, &asker, &object).await?;
+    let payload = json!({"app_id": id.as_str()});
+    let submitted = submit(&state, &asker, "app.restart", payload).await?;
+    Ok(accepted(&submitted, json!({"app_id": id.as_str()})))
+}
+
+async fn remove(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(raw): Path<String>,
+) -> Result<Response, ApiError> {
+    let asker = Asker::of(&caller, &headers)?;
+    let id = parse_id(&raw)?;
+    let object = ObjectRef::App(id.as_str().to_owned());
+    presence::require_deletable(&state, &asker, &object).await?;
+    let payload = json!({"app_id": id.as_str()});
+    let submitted = submit(&state, &asker, "app.delete", payload).await?;
+    Ok(accepted(&submitted, json!({"app_id": id.as_str()})))
 }
 
 async fn show(
@@ -51,6 +118,13 @@ fn view(app: &AppRecord) -> Value {
         "target": app.target,
         "job_id": app.job_id,
         "job": job,
+        // The last deploy's settings; variables by name only, as their values may be
+        // credentials.
+        "container_port": app.spec.as_ref().map(|s| s["container_port"].clone()),
+        "tls": app.spec.as_ref().map(|s| s["tls"].clone()),
+        "env": app.spec.as_ref().map(|s| {
+            s["env"].as_object().map(|env| env.keys().cloned().collect::<Vec<_>>()).unwrap_or_default()
+        }),
         "created_at": to_rfc3339(app.created_at),
         "updated_at": to_rfc3339(app.updated_at),
     })
@@ -143,6 +217,7 @@ mod tests {
             target: "default".to_owned(),
             tenant: Some(tenant.to_owned()),
             job_id: id.to_string(),
+            spec: None,
             created_at: now_ms(),
             updated_at: now_ms(),
         };

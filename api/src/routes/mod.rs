@@ -4,6 +4,7 @@ pub mod apps;
 pub mod commands;
 pub mod health;
 pub mod jobs;
+pub mod presence;
 pub mod projects;
 pub mod provision;
 pub mod tokens;

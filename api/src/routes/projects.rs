@@ -24,10 +24,11 @@ use longshore_shared::command::parse_payload;
 use longshore_shared::command::projects::{ProjectCreate, ProjectDelete, ProjectUpdate};
 use longshore_shared::domain::{Email, ProfileName, merge_quota};
 use longshore_shared::store::ProjectRecord;
+use longshore_shared::tenancy::ObjectRef;
 use serde_json::{Value, json};
 
-use super::accepted;
 use super::provision::{Asker, body_error, submit};
+use super::{accepted, presence};
 use crate::AppState;
 use crate::error::ApiError;
 use crate::extract::auth::Caller;
@@ -51,6 +52,15 @@ async fn create(
     let cmd: ProjectCreate = parse_payload(&body).map_err(body_error)?;
     let owner = cmd.owner_email.normalized();
     let (name, existing) = predicted_name(&state, &cmd, &owner).await?;
+    let current = state.store.projects_of(&owner).await?;
+    let change = current.first().map_or(name.as_str(), |p| p.name.as_str());
+    presence::refuse_existing(
+        &state,
+        &asker,
+        &ObjectRef::ProjectsOf(owner.clone()),
+        &format!("change its quota with PUT /v1/projects/{change}"),
+    )
+    .await?;
     let settings = &state.config.projects;
     let defaults = settings
         .quota_defaults()
@@ -86,6 +96,12 @@ async fn update(
     }
     body["name"] = json!(name);
     let cmd: ProjectUpdate = parse_payload(&body).map_err(body_error)?;
+    presence::require_existing(
+        &state,
+        &asker,
+        &ObjectRef::Project(name.as_str().to_owned()),
+    )
+    .await?;
     let mut extra = json!({"name": name, "namespace": name});
     // What the quota becomes, when the read model knows the project; the worker merges
     // into the live quota, which is the same unless someone changed it by hand.
@@ -107,6 +123,12 @@ async fn remove(
 ) -> Result<Response, ApiError> {
     let asker = Asker::of(&caller, &headers)?;
     let name = parse_name(&raw)?;
+    presence::require_deletable(
+        &state,
+        &asker,
+        &ObjectRef::Project(name.as_str().to_owned()),
+    )
+    .await?;
     let cmd = ProjectDelete {
         name: name.clone(),
         dry_run: false,

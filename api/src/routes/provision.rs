@@ -65,9 +65,8 @@ pub async fn submit(
 
 /// A payload's field error as the request body names the field.
 pub fn body_error(err: FieldError) -> ApiError {
-    let field = match err.field.as_str() {
+    ApiError::Invalid(err.map_fields(&|field| match field {
         "payload" | "" => "body".to_owned(),
         other => other.strip_prefix("payload.").unwrap_or(other).to_owned(),
-    };
-    ApiError::Invalid(FieldError { field, ..err })
+    }))
 }

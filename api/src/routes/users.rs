@@ -23,12 +23,13 @@ use longshore_shared::command::identity::user_id_for;
 use longshore_shared::domain::password::verify;
 use longshore_shared::domain::{BcryptHash, Email, generate_password, hash_password};
 use longshore_shared::intake::Submitted;
+use longshore_shared::tenancy::ObjectRef;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::accepted;
 use super::provision::{Asker, submit};
+use super::{accepted, presence};
 use crate::AppState;
 use crate::error::ApiError;
 use crate::extract::auth::Caller;
@@ -73,6 +74,14 @@ async fn create(
     let asker = Asker::of(&caller, &headers)?;
     check_password("password", req.password.as_ref())?;
     let email = req.email.normalized();
+    // Before a password is generated and shown, which would never be applied.
+    presence::refuse_existing(
+        &state,
+        &asker,
+        &ObjectRef::User(email.clone()),
+        "set its password with PUT /v1/users/password",
+    )
+    .await?;
     let username = req
         .username
         .clone()
@@ -107,6 +116,7 @@ async fn set_password(
     let asker = Asker::of(&caller, &headers)?;
     check_password("new_password", req.new_password.as_ref())?;
     let email = req.email.normalized();
+    presence::require_existing(&state, &asker, &ObjectRef::User(email.clone())).await?;
     let shown = with_login_url(&state, json!({"email": email}));
     let same = |job: &Value| {
         job["email"].as_str().map(str::to_lowercase).as_deref() == Some(email.as_str())
@@ -128,6 +138,7 @@ async fn remove(
 ) -> Result<Response, ApiError> {
     let asker = Asker::of(&caller, &headers)?;
     let email = parse_email(&raw)?;
+    presence::require_deletable(&state, &asker, &ObjectRef::User(email.normalized())).await?;
     let submitted = submit(&state, &asker, "user.delete", json!({"email": email})).await?;
     Ok(accepted(&submitted, json!({"email": email.normalized()})))
 }

@@ -24,7 +24,9 @@ pub const DEFAULT_CONTAINER_PORT: u16 = 8000;
 const REPLICAS_REFUSED: &str =
     "replicas is not configurable: platform policy runs every app with exactly one replica";
 
-/// Deploy an app, or redeploy it with a new image or environment.
+/// Deploy an app, or redeploy it. A redeploy keeps what it does not give: only a new
+/// `image` keeps the environment, port and TLS of the last deploy (an empty `env`
+/// clears the environment, `tls: false` turns TLS off).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, from = "AppDeployWire")]
 #[schemars(!from)]
@@ -33,30 +35,78 @@ pub struct AppDeploy {
     pub app_id: AppId,
     /// The image to run, e.g. `registry.example.com/students/alice-hw3:v2`.
     pub image: ImageRef,
-    /// The port the container listens on; the Service maps port 80 to it. Default 8000.
-    #[serde(default = "default_port")]
+    /// The port the container listens on; the Service maps port 80 to it. Default 8000,
+    /// or the last deploy's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container_port: Option<u16>,
+    /// Environment variables for the container, all of them (the last deploy's when
+    /// absent). The platform's own variables (such as `DB_HOST`) are added by the
+    /// worker and win on a clash.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "keyed_map::deserialize_some"
+    )]
+    pub env: Option<BTreeMap<EnvVarName, String>>,
+    /// Serve the Ingress over TLS (certificates from cert-manager when installed).
+    /// Default off, or the last deploy's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<bool>,
+    /// The Secret holding the TLS certificate; requires `tls: true` in the same
+    /// request. Default `app-<id>-tls`, or the last deploy's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_secret: Option<DnsSubdomain>,
+}
+
+/// What an app runs, every field decided: a deploy's payload over the last deploy's
+/// spec. Kept in the apps read model so the next redeploy starts from it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AppSpec {
+    pub app_id: AppId,
+    pub image: ImageRef,
     pub container_port: u16,
-    /// Environment variables for the container. The platform's own variables (such as
-    /// `DB_HOST`) are added by the worker and win on a clash.
     #[serde(
         default,
         skip_serializing_if = "BTreeMap::is_empty",
         deserialize_with = "keyed_map::deserialize"
     )]
     pub env: BTreeMap<EnvVarName, String>,
-    /// Serve the Ingress over TLS (certificates from cert-manager when installed).
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[serde(default)]
     pub tls: bool,
-    /// The Secret holding the TLS certificate; requires `tls`. Default `app-<id>-tls`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls_secret: Option<DnsSubdomain>,
 }
 
-fn default_port() -> u16 {
-    DEFAULT_CONTAINER_PORT
+impl AppDeploy {
+    /// The spec this deploy asks for, given the last deploy's (none for a first
+    /// deploy): each field given wins, each absent one stays.
+    pub fn resolve(&self, last: Option<&AppSpec>) -> AppSpec {
+        let tls = self.tls.or(last.map(|l| l.tls)).unwrap_or(false);
+        let tls_secret = match (&self.tls_secret, self.tls) {
+            (Some(secret), _) => Some(secret.clone()),
+            // Turning TLS on or off anew starts from the default secret.
+            (None, Some(_)) => None,
+            (None, None) => last.and_then(|l| l.tls_secret.clone()),
+        };
+        AppSpec {
+            app_id: self.app_id.clone(),
+            image: self.image.clone(),
+            container_port: self
+                .container_port
+                .or(last.map(|l| l.container_port))
+                .unwrap_or(DEFAULT_CONTAINER_PORT),
+            env: self
+                .env
+                .clone()
+                .or_else(|| last.map(|l| l.env.clone()))
+                .unwrap_or_default(),
+            tls,
+            tls_secret: tls_secret.filter(|_| tls),
+        }
+    }
 }
 
-impl AppDeploy {
+impl AppSpec {
     /// The TLS Secret's name when TLS is on: the given one, else `app-<id>-tls`.
     pub fn tls_secret_name(&self) -> Option<String> {
         self.tls.then(|| match &self.tls_secret {
@@ -76,13 +126,13 @@ impl Command for AppDeploy {
     };
 
     fn check(&self) -> Result<(), FieldError> {
-        if self.container_port == 0 {
+        if self.container_port == Some(0) {
             return Err(FieldError::new(
                 "container_port",
                 "must be between 1 and 65535",
             ));
         }
-        if self.tls_secret.is_some() && !self.tls {
+        if self.tls_secret.is_some() && self.tls != Some(true) {
             return Err(FieldError::new("tls_secret", "requires `tls: true`"));
         }
         Ok(())
@@ -101,12 +151,12 @@ impl Command for AppDeploy {
 struct AppDeployWire {
     app_id: AppId,
     image: ImageRef,
-    #[serde(default = "default_port")]
-    container_port: u16,
-    #[serde(default, deserialize_with = "keyed_map::deserialize")]
-    env: BTreeMap<EnvVarName, String>,
     #[serde(default)]
-    tls: bool,
+    container_port: Option<u16>,
+    #[serde(default, deserialize_with = "keyed_map::deserialize_some")]
+    env: Option<BTreeMap<EnvVarName, String>>,
+    #[serde(default)]
+    tls: Option<bool>,
     #[serde(default)]
     tls_secret: Option<DnsSubdomain>,
     #[serde(default, deserialize_with = "refuse_replicas")]
@@ -193,16 +243,20 @@ mod tests {
         let deploy: AppDeploy =
             parse_payload(&json!({"app_id": "42", "image": "registry.local/students/42:v1"}))
                 .unwrap();
-        assert_eq!(deploy.container_port, 8000);
-        assert_eq!(deploy.app_id.object_name().as_str(), "app-42");
-        assert_eq!(deploy.tls_secret_name(), None);
+        let spec = deploy.resolve(None);
+        assert_eq!(spec.container_port, 8000);
+        assert_eq!(spec.app_id.object_name().as_str(), "app-42");
+        assert_eq!(spec.tls_secret_name(), None);
     }
 
     #[test]
     fn tls_defaults_its_secret_name_and_a_secret_needs_tls() {
         let deploy: AppDeploy =
             parse_payload(&json!({"app_id": "42", "image": "app:v1", "tls": true})).unwrap();
-        assert_eq!(deploy.tls_secret_name().as_deref(), Some("app-42-tls"));
+        assert_eq!(
+            deploy.resolve(None).tls_secret_name().as_deref(),
+            Some("app-42-tls")
+        );
         let err = parse_payload::<AppDeploy>(
             &json!({"app_id": "42", "image": "app:v1", "tls_secret": "wildcard-tls"}),
         )
@@ -262,7 +316,32 @@ mod tests {
         .unwrap();
         let back = parse_payload::<AppDeploy>(&serde_json::to_value(&deploy).unwrap()).unwrap();
         assert_eq!(back, deploy);
-        assert_eq!(back.env.len(), 2);
+        assert_eq!(back.env.map(|env| env.len()), Some(2));
+    }
+
+    #[test]
+    fn a_redeploy_keeps_what_it_does_not_give() {
+        let first: AppDeploy = parse_payload(&json!({
+            "app_id": "42", "image": "app:v1", "container_port": 3000,
+            "env": {"MODEL": "small"}, "tls": true, "tls_secret": "wildcard-tls"
+        }))
+        .unwrap();
+        let last = first.resolve(None);
+        let image_only: AppDeploy =
+            parse_payload(&json!({"app_id": "42", "image": "app:v2"})).unwrap();
+        let next = image_only.resolve(Some(&last));
+        assert_eq!(next.image.as_str(), "app:v2");
+        assert_eq!(next.container_port, 3000);
+        assert_eq!(next.env, last.env);
+        assert_eq!(next.tls_secret_name().as_deref(), Some("wildcard-tls"));
+
+        let cleared: AppDeploy =
+            parse_payload(&json!({"app_id": "42", "image": "app:v2", "env": {}, "tls": false}))
+                .unwrap();
+        let next = cleared.resolve(Some(&last));
+        assert!(next.env.is_empty());
+        assert_eq!(next.tls_secret_name(), None);
+        assert_eq!(next.container_port, 3000);
     }
 
     #[test]

@@ -15,6 +15,9 @@ pub struct KindSpec {
     pub summary: &'static str,
     pub family: Family,
     pub policy: Policy,
+    /// Whether this release runs the kind. The api answers `501` for one it does not
+    /// and the scheduler does not emit it, rather than queue a job that can only fail.
+    pub built: bool,
     examine: fn(&serde_json::Value) -> Result<Vec<Touch>, FieldError>,
     schema: fn(&mut SchemaGenerator) -> Schema,
 }
@@ -55,12 +58,23 @@ fn schema_of<C: Command>(generator: &mut SchemaGenerator) -> Schema {
     generator.subschema_for::<C>()
 }
 
+/// A kind this release runs.
 const fn spec<C: Command>(family: Family) -> KindSpec {
+    KindSpec {
+        built: true,
+        ..planned::<C>(family)
+    }
+}
+
+/// A kind of the catalogue whose handler is not built yet: its payload is known and
+/// checked, but nothing runs it.
+const fn planned<C: Command>(family: Family) -> KindSpec {
     KindSpec {
         kind: C::KIND,
         summary: C::SUMMARY,
         family,
         policy: C::POLICY,
+        built: false,
         examine: examine_as::<C>,
         schema: schema_of::<C>,
     }
@@ -77,21 +91,21 @@ pub static CATALOGUE: &[KindSpec] = &[
     spec::<apps::AppDeploy>(Family::Apps),
     spec::<apps::AppRestart>(Family::Apps),
     spec::<apps::AppDelete>(Family::Apps),
-    spec::<clusters::ClusterCreate>(Family::Clusters),
-    spec::<clusters::ClusterDelete>(Family::Clusters),
-    spec::<clusters::ClusterSuspend>(Family::Clusters),
-    spec::<clusters::ClusterResume>(Family::Clusters),
-    spec::<clusters::InstanceStart>(Family::Clusters),
-    spec::<clusters::InstanceStop>(Family::Clusters),
-    spec::<clusters::InstanceSuspend>(Family::Clusters),
-    spec::<clusters::InstanceResume>(Family::Clusters),
-    spec::<workspaces::WorkspaceCreate>(Family::Workspaces),
-    spec::<workspaces::WorkspaceDelete>(Family::Workspaces),
-    spec::<workspaces::WorkspaceProtect>(Family::Workspaces),
-    spec::<images::ImageCommit>(Family::Images),
-    spec::<traffic::PodLoadSet>(Family::Traffic),
-    spec::<maintenance::Cleanup>(Family::Maintenance),
-    spec::<maintenance::QuotaReconcile>(Family::Maintenance),
+    planned::<clusters::ClusterCreate>(Family::Clusters),
+    planned::<clusters::ClusterDelete>(Family::Clusters),
+    planned::<clusters::ClusterSuspend>(Family::Clusters),
+    planned::<clusters::ClusterResume>(Family::Clusters),
+    planned::<clusters::InstanceStart>(Family::Clusters),
+    planned::<clusters::InstanceStop>(Family::Clusters),
+    planned::<clusters::InstanceSuspend>(Family::Clusters),
+    planned::<clusters::InstanceResume>(Family::Clusters),
+    planned::<workspaces::WorkspaceCreate>(Family::Workspaces),
+    planned::<workspaces::WorkspaceDelete>(Family::Workspaces),
+    planned::<workspaces::WorkspaceProtect>(Family::Workspaces),
+    planned::<images::ImageCommit>(Family::Images),
+    planned::<traffic::PodLoadSet>(Family::Traffic),
+    planned::<maintenance::Cleanup>(Family::Maintenance),
+    planned::<maintenance::QuotaReconcile>(Family::Maintenance),
     spec::<diag::Noop>(Family::Diagnostics),
 ];
 
@@ -121,6 +135,7 @@ mod tests {
 
     #[test]
     fn unknown_kinds_are_not_found() {
+        assert!(lookup("diag.noop").is_some_and(|spec| spec.built));
         assert!(lookup("diag.noop").is_some());
         assert!(lookup("diag.nope").is_none());
     }

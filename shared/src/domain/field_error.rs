@@ -2,6 +2,11 @@
 //! *which* field to fix (`payload.owner_email: not an email address`).
 
 use serde::de::DeserializeOwned;
+use serde_path_to_error::Segment;
+
+/// At most this many errors are reported for one input; a body wrong everywhere says
+/// enough with these.
+const MAX_REPORTED: usize = 20;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize)]
 #[error("{field}: {message}")]
@@ -9,6 +14,10 @@ pub struct FieldError {
     /// Dotted path of the field, e.g. `payload.resources.cpu`.
     pub field: String,
     pub message: String,
+    /// Further errors found in the same input, each in another field, so one answer
+    /// names everything there is to fix.
+    #[serde(skip)]
+    pub also: Vec<FieldError>,
 }
 
 impl FieldError {
@@ -16,44 +25,119 @@ impl FieldError {
         FieldError {
             field: field.into(),
             message: message.into(),
+            also: Vec::new(),
         }
     }
 
     /// The same error seen from one level up (`x` under `payload` is `payload.x`).
     pub fn under(self, parent: &str) -> Self {
-        let field = match (parent.is_empty(), self.field.is_empty()) {
-            (true, _) => self.field,
+        self.map_fields(&|field| match (parent.is_empty(), field.is_empty()) {
+            (true, _) => field.to_owned(),
             (false, true) => parent.to_owned(),
-            (false, false) => format!("{parent}.{}", self.field),
-        };
-        FieldError { field, ..self }
+            (false, false) => format!("{parent}.{field}"),
+        })
+    }
+
+    /// The error with every field it names (its own and those of `also`) renamed.
+    pub fn map_fields(self, rename: &dyn Fn(&str) -> String) -> Self {
+        FieldError {
+            field: rename(&self.field),
+            message: self.message,
+            also: self
+                .also
+                .into_iter()
+                .map(|e| e.map_fields(rename))
+                .collect(),
+        }
+    }
+
+    /// This error and the further ones, in the order they were found.
+    pub fn all(&self) -> impl Iterator<Item = &FieldError> {
+        std::iter::once(self).chain(self.also.iter())
     }
 }
 
-/// Deserializes `value` as `T`, reporting the path of the first failing field under
-/// `root` (serde's own errors only say what failed, not where).
+/// Deserializes `value` as `T`, reporting the path of each failing field under `root`
+/// (serde's own errors only say what failed, not where). Serde stops at the first bad
+/// field; to name the others, the bad field is taken out and the rest tried again.
 pub fn deserialize_at<T: DeserializeOwned>(
     root: &str,
     value: &serde_json::Value,
 ) -> Result<T, FieldError> {
+    let (mut segments, mut first) = match attempt::<T>(root, value) {
+        Ok(parsed) => return Ok(parsed),
+        Err(failure) => failure,
+    };
+    let mut rest = value.clone();
+    while first.also.len() < MAX_REPORTED && remove_at(&mut rest, &segments) {
+        match attempt::<T>(root, &rest) {
+            Ok(_) => break,
+            Err((next_segments, next)) => {
+                // A field taken out and now missing: everything else was fine.
+                if first.all().any(|e| e.field == next.field) {
+                    break;
+                }
+                segments = next_segments;
+                first.also.push(next);
+            }
+        }
+    }
+    Err(first)
+}
+
+fn attempt<T: DeserializeOwned>(
+    root: &str,
+    value: &serde_json::Value,
+) -> Result<T, (Vec<Segment>, FieldError)> {
     serde_path_to_error::deserialize(value).map_err(|err| {
         let path = err.path().to_string();
         let message = err.inner().to_string();
+        let mut segments: Vec<Segment> = err.path().iter().cloned().collect();
         let mut field = match path.as_str() {
             "." | "" => String::new(),
             p => p.to_owned(),
         };
         // Serde reports a missing field at the parent's path; name the field itself,
-        // which is what the caller has to add.
+        // which is what the caller has to add. Nothing can be taken out for it.
         if let Some(name) = quoted_field(&message, "missing field `") {
             field = if field.is_empty() {
                 name.to_owned()
             } else {
                 format!("{field}.{name}")
             };
+            segments.clear();
         }
-        FieldError::new(field, message).under(root)
+        (segments, FieldError::new(field, message).under(root))
     })
+}
+
+/// Removes the value at `segments`; false when there is none to remove.
+fn remove_at(value: &mut serde_json::Value, segments: &[Segment]) -> bool {
+    let Some((last, parents)) = segments.split_last() else {
+        return false;
+    };
+    let mut node = value;
+    for segment in parents {
+        node = match (segment, node) {
+            (Segment::Map { key }, serde_json::Value::Object(map)) => match map.get_mut(key) {
+                Some(child) => child,
+                None => return false,
+            },
+            (Segment::Seq { index }, serde_json::Value::Array(items)) => {
+                match items.get_mut(*index) {
+                    Some(child) => child,
+                    None => return false,
+                }
+            }
+            _ => return false,
+        };
+    }
+    match (last, node) {
+        (Segment::Map { key }, serde_json::Value::Object(map)) => map.remove(key).is_some(),
+        // Taking an element out would shift the others' indices; the first error of a
+        // list is the one reported.
+        _ => false,
+    }
 }
 
 fn quoted_field<'a>(message: &'a str, prefix: &str) -> Option<&'a str> {
@@ -87,6 +171,23 @@ mod tests {
         let err = deserialize_at::<Outer>("payload", &json!({"name": "x", "inner": {"count": -1}}))
             .unwrap_err();
         assert_eq!(err.field, "payload.inner.count");
+    }
+
+    #[test]
+    fn every_bad_field_is_named_not_only_the_first() {
+        let err = deserialize_at::<Outer>(
+            "payload",
+            &json!({"name": 7, "inner": {"count": -1}, "extra": true}),
+        )
+        .unwrap_err();
+        let fields: Vec<&str> = err.all().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            ["payload.name", "payload.inner.count", "payload.extra"]
+        );
+        let err = deserialize_at::<Outer>("", &json!({"inner": {"count": -1}})).unwrap_err();
+        let fields: Vec<&str> = err.all().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["inner.count", "name"], "a missing field too");
     }
 
     #[test]

@@ -23,6 +23,17 @@ where
     deserializer.deserialize_map(KeyedMapVisitor(PhantomData))
 }
 
+/// [`deserialize`] for an optional map: a present object is `Some`, even when empty.
+pub fn deserialize_some<'de, D, K, V>(deserializer: D) -> Result<Option<BTreeMap<K, V>>, D::Error>
+where
+    D: Deserializer<'de>,
+    K: TryFrom<String> + Ord,
+    K::Error: fmt::Display,
+    V: de::Deserialize<'de>,
+{
+    deserialize(deserializer).map(Some)
+}
+
 struct KeyedMapVisitor<K, V>(PhantomData<(K, V)>);
 
 impl<'de, K, V> Visitor<'de> for KeyedMapVisitor<K, V>

@@ -26,6 +26,7 @@ pub use jobs::{Admission, Claim, JobRecord, NewJob};
 pub use local_queue::{LocalMessage, LocalPush};
 pub use manage::{CancelOutcome, JobFilter, JobPage, RetryOutcome};
 pub use outbox::{OutboxEntry, OutboxMessage, OutboxRef};
+pub use owners::UnfinishedJob;
 pub use read_models::{AppRecord, ProjectRecord, UserRecord};
 pub use schedule::{SlotCount, SlotOutcome};
 pub use tokens::{NewToken, TokenRecord};

@@ -4,7 +4,7 @@
 //! Each row keeps the tenant whose command created it: a later write by another job
 //! changes everything else but never the owner (see [`crate::tenancy`]).
 
-use super::rows::{int, json, opt_text, text};
+use super::rows::{int, json, opt_json, opt_text, text};
 use super::{Store, StoreError};
 use crate::clock::Millis;
 
@@ -51,6 +51,9 @@ pub struct AppRecord {
     /// The tenant whose command created the app.
     pub tenant: Option<String>,
     pub job_id: String,
+    /// What the last deploy asked for, every field decided (an
+    /// [`crate::command::apps::AppSpec`]): where the next redeploy starts.
+    pub spec: Option<serde_json::Value>,
     pub created_at: Millis,
     pub updated_at: Millis,
 }
@@ -94,6 +97,7 @@ fn app_from(row: &sqlx::any::AnyRow) -> Result<AppRecord, StoreError> {
         target: text(row, "target")?,
         tenant: opt_text(row, "tenant")?,
         job_id: text(row, "job_id")?,
+        spec: opt_json(row, "spec")?,
         created_at: int(row, "created_at")?,
         updated_at: int(row, "updated_at")?,
     })
@@ -204,11 +208,12 @@ impl Store {
     pub async fn put_app(&self, a: &AppRecord) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO apps (app_id, namespace, image, host, state, reason, target, job_id, \
-             created_at, updated_at, tenant) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+             created_at, updated_at, tenant, spec) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
              ON CONFLICT (app_id) DO UPDATE SET namespace = excluded.namespace, \
              image = excluded.image, host = excluded.host, state = excluded.state, \
              reason = excluded.reason, target = excluded.target, job_id = excluded.job_id, \
-             updated_at = excluded.updated_at",
+             updated_at = excluded.updated_at, spec = COALESCE(excluded.spec, apps.spec)",
         )
         .bind(&a.app_id)
         .bind(&a.namespace)
@@ -221,6 +226,7 @@ impl Store {
         .bind(a.created_at)
         .bind(a.updated_at)
         .bind(a.tenant.clone())
+        .bind(a.spec.as_ref().map(serde_json::Value::to_string))
         .execute(self.pool())
         .await?;
         Ok(())
@@ -229,7 +235,7 @@ impl Store {
     pub async fn app(&self, app_id: &str) -> Result<Option<AppRecord>, StoreError> {
         sqlx::query(
             "SELECT app_id, namespace, image, host, state, reason, target, tenant, job_id, \
-             created_at, updated_at FROM apps WHERE app_id = $1",
+             spec, created_at, updated_at FROM apps WHERE app_id = $1",
         )
         .bind(app_id)
         .fetch_optional(self.pool())

@@ -19,7 +19,7 @@ use k8s_openapi::api::networking::v1::Ingress;
 use kube::Api;
 use kube::api::{Patch, PatchParams};
 use longshore_shared::clock::{now_ms, to_rfc3339};
-use longshore_shared::command::apps::{AppDelete, AppDeploy, AppRestart};
+use longshore_shared::command::apps::{AppDelete, AppDeploy, AppRestart, AppSpec};
 use longshore_shared::domain::AppId;
 use longshore_shared::job::{Failure, Outcome};
 use longshore_shared::kube::{MANAGER, apply, delete_if_exists, get_opt, retrying};
@@ -101,7 +101,8 @@ pub async fn delete(cmd: AppDelete, ctx: Context) -> HandlerResult {
 
 async fn deploy_app(cmd: &AppDeploy, ctx: &Context) -> HandlerResult {
     let policy = policy(ctx)?;
-    let objects = render(cmd, &policy).map_err(Failure::Permanent)?;
+    let spec = cmd.resolve(last_spec(ctx, &cmd.app_id).await?.as_ref());
+    let objects = render(&spec, &policy).map_err(Failure::Permanent)?;
     let apis = AppApis::new(ctx, &policy, &cmd.app_id)?;
     let progress = match Progress::resume(ctx.previous_progress.as_ref(), Phase::Deploying) {
         Some(progress) => progress,
@@ -117,6 +118,9 @@ async fn deploy_app(cmd: &AppDeploy, ctx: &Context) -> HandlerResult {
                 target: ctx.target.clone(),
                 tenant: ctx.tenant.clone(),
                 job_id: ctx.job_id.to_string(),
+                spec: Some(serde_json::to_value(&spec).map_err(|e| {
+                    Failure::Permanent(format!("the app's spec does not serialise: {e}"))
+                })?),
                 created_at: now,
                 updated_at: now,
             };
@@ -144,6 +148,20 @@ async fn deploy_app(cmd: &AppDeploy, ctx: &Context) -> HandlerResult {
         done["overridden_env"] = json!(objects.overridden_env);
     }
     await_rollout(ctx, &apis, &cmd.app_id, progress, done).await
+}
+
+/// What the app's last deploy asked for, from the read model. A row written before
+/// specs were kept, or one that no longer parses, counts as none: the payload's fields
+/// and the defaults decide.
+async fn last_spec(ctx: &Context, app_id: &AppId) -> Result<Option<AppSpec>, Failure> {
+    let row = ctx
+        .store()
+        .app(app_id.as_str())
+        .await
+        .map_err(store_failure)?;
+    Ok(row
+        .and_then(|row| row.spec)
+        .and_then(|spec| serde_json::from_value(spec).ok()))
 }
 
 async fn restart_app(cmd: &AppRestart, ctx: &Context) -> HandlerResult {

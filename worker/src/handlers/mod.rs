@@ -26,3 +26,21 @@ pub fn registry() -> Registry {
         .register(projects::delete);
     registry
 }
+
+#[cfg(test)]
+mod tests {
+    use longshore_shared::command::catalogue::CATALOGUE;
+
+    #[test]
+    fn the_catalogue_says_built_for_exactly_the_kinds_with_a_handler() {
+        let registry = super::registry();
+        for spec in CATALOGUE {
+            assert_eq!(
+                spec.built,
+                registry.contains(spec.kind),
+                "`{}`: the catalogue's `built` must match the registry",
+                spec.kind
+            );
+        }
+    }
+}

@@ -20,7 +20,7 @@ use k8s_openapi::api::networking::v1::{
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity as K8sQuantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use longshore_shared::command::apps::AppDeploy;
+use longshore_shared::command::apps::AppSpec;
 use longshore_shared::config::AppsConfig;
 use longshore_shared::domain::{AppId, DnsLabel, DnsSubdomain, EnvVarName, Quantity};
 
@@ -103,7 +103,7 @@ impl AppPolicy {
 
     /// The TLS Secret when the app asks for TLS: the payload's own, else the platform's
     /// (a wildcard certificate), else `app-<id>-tls` for cert-manager to fill.
-    pub fn tls_secret(&self, app: &AppDeploy) -> Option<String> {
+    pub fn tls_secret(&self, app: &AppSpec) -> Option<String> {
         if !app.tls {
             return None;
         }
@@ -148,7 +148,7 @@ fn metadata(app_id: &AppId, namespace: &DnsLabel) -> ObjectMeta {
 }
 
 /// Renders the three objects of `app` under `policy`.
-pub fn render(app: &AppDeploy, policy: &AppPolicy) -> Result<AppObjects, String> {
+pub fn render(app: &AppSpec, policy: &AppPolicy) -> Result<AppObjects, String> {
     let host = policy.host(&app.app_id)?;
     let tls_secret = policy.tls_secret(app);
     let scheme = if tls_secret.is_some() {
@@ -191,7 +191,7 @@ fn environment(
     (env, overridden)
 }
 
-fn deployment(app: &AppDeploy, policy: &AppPolicy, env: Vec<EnvVar>) -> Deployment {
+fn deployment(app: &AppSpec, policy: &AppPolicy, env: Vec<EnvVar>) -> Deployment {
     // Requests equal limits: the pod is Guaranteed, so what the namespace's quota counts
     // is what the app can use, and a noisy app cannot starve its neighbours.
     let resources = BTreeMap::from([
@@ -247,7 +247,7 @@ fn deployment(app: &AppDeploy, policy: &AppPolicy, env: Vec<EnvVar>) -> Deployme
     }
 }
 
-fn service(app: &AppDeploy, policy: &AppPolicy) -> Service {
+fn service(app: &AppSpec, policy: &AppPolicy) -> Service {
     Service {
         metadata: metadata(&app.app_id, &policy.namespace),
         spec: Some(ServiceSpec {
@@ -266,7 +266,7 @@ fn service(app: &AppDeploy, policy: &AppPolicy) -> Service {
     }
 }
 
-fn ingress(app: &AppDeploy, policy: &AppPolicy, host: &str, tls: Option<String>) -> Ingress {
+fn ingress(app: &AppSpec, policy: &AppPolicy, host: &str, tls: Option<String>) -> Ingress {
     let backend = IngressBackend {
         service: Some(IngressServiceBackend {
             name: app.app_id.object_name().as_str().to_owned(),

@@ -1,11 +1,14 @@
 //! Rendering rules, checked on the typed objects and on the JSON the API server gets.
 
 use super::*;
+use longshore_shared::command::apps::AppDeploy;
 use longshore_shared::command::parse_payload;
 use serde_json::{Value, json};
 
-fn app(payload: Value) -> AppDeploy {
-    parse_payload(&payload).expect("a valid payload")
+fn app(payload: Value) -> AppSpec {
+    parse_payload::<AppDeploy>(&payload)
+        .expect("a valid payload")
+        .resolve(None)
 }
 
 fn policy(edit: impl FnOnce(&mut AppsConfig)) -> AppPolicy {
