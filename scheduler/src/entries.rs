@@ -76,3 +76,44 @@ pub fn parse_entries(config: &[ScheduleEntry]) -> Result<Vec<Entry>, SchedulerEr
         .filter_map(Result::transpose)
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use longshore_shared::config::SchedulerConfig;
+
+    fn entry(name: &str, kind: &str) -> ScheduleEntry {
+        ScheduleEntry {
+            name: name.to_owned(),
+            cron: "0 * * * * *".to_owned(),
+            kind: kind.to_owned(),
+            payload: serde_json::json!({}),
+            target: "default".to_owned(),
+            enabled: true,
+        }
+    }
+
+    #[test]
+    fn entries_of_kinds_this_release_does_not_run_are_left_out() {
+        let mut config = SchedulerConfig::default().entries;
+        config.push(entry("heartbeat", "diag.noop"));
+        let scheduled: Vec<String> = parse_entries(&config)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.kind)
+            .collect();
+        let expected: Vec<String> = config
+            .iter()
+            .filter(|e| lookup(&e.kind).is_some_and(|spec| spec.built))
+            .map(|e| e.kind.clone())
+            .collect();
+        assert_eq!(scheduled, expected);
+        assert!(scheduled.contains(&"diag.noop".to_owned()));
+    }
+
+    #[test]
+    fn an_unknown_kind_still_stops_start_up() {
+        let err = parse_entries(&[entry("typo", "maintenance.cleanpu")]).unwrap_err();
+        assert!(err.to_string().contains("unknown kind"), "{err}");
+    }
+}

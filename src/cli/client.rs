@@ -29,16 +29,26 @@ impl Client {
                 .and_then(|s| s[key].as_str())
                 .map(str::to_owned)
         };
-        let url = settings.url.clone().or_else(|| from_saved("url")).context(
-            "no api URL: pass --url or set LONGSHORE_URL (or start `longshore dev` here)",
-        )?;
+        let url = settings
+            .url
+            .clone()
+            .or_else(|| from_saved("url"))
+            .with_context(|| {
+                format!(
+                    "no api URL: pass --url or set LONGSHORE_URL (or start `{} dev` here)",
+                    super::invocation()
+                )
+            })?;
         let token = settings
             .token
             .clone()
             .or_else(|| from_saved("token"))
-            .context(
-                "no api token: pass --token or set LONGSHORE_TOKEN (or start `longshore dev` here)",
-            )?;
+            .with_context(|| {
+                format!(
+                    "no api token: pass --token or set LONGSHORE_TOKEN (or start `{} dev` here)",
+                    super::invocation()
+                )
+            })?;
         Ok(Client {
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(30))

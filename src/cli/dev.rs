@@ -109,17 +109,21 @@ pub async fn run(settings: &Settings, args: DevArgs) -> anyhow::Result<ExitCode>
         ),
         None => "the cluster of --kubeconfig".to_owned(),
     };
+    let me = super::invocation();
     eprintln!(
         "\nLongshore dev is running.\n\
          \n  api          {url}\n  admin token  {token}\n  store        {}\n  kubernetes   {kube_line}\n\
          \nTry, in another shell here:\n\
-         \n  longshore submit diag.noop '{{\"sleep_ms\": 3000}}' --watch\
-         \n  longshore jobs list\
+         \n  {me} submit diag.noop '{{\"sleep_ms\": 3000}}' --watch\
+         \n  {me} jobs list\
+         \n  {me} token create --name ci --role operator\
          \n  curl -H \"Authorization: Bearer $(jq -r .token {})\" {url}/v1/jobs\n\
-         \n(client commands read the URL and token from {}). Ctrl-C stops.\n",
+         \nClient commands (submit, jobs) read the URL and token from {}; token commands use \
+         the store above. Kinds not built yet: {}. Ctrl-C stops.\n",
         config.database.url,
         client_file.display(),
         client_file.display(),
+        unbuilt_kinds(),
     );
 
     let _ = worker.await;
@@ -128,6 +132,20 @@ pub async fn run(settings: &Settings, args: DevArgs) -> anyhow::Result<ExitCode>
     }
     let _ = api.await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The catalogue's kinds this release does not run, for the banner.
+fn unbuilt_kinds() -> String {
+    let kinds: Vec<&str> = longshore_shared::command::CATALOGUE
+        .iter()
+        .filter(|spec| !spec.built)
+        .map(|spec| spec.kind)
+        .collect();
+    if kinds.is_empty() {
+        "none".to_owned()
+    } else {
+        kinds.join(", ")
+    }
 }
 
 /// Writes a file only its owner can read: it holds a live admin token.

@@ -24,7 +24,9 @@ images, traffic, maintenance) as durable, idempotent jobs: an intake api publish
 RabbitMQ, workers execute them against Kubernetes, a scheduler emits maintenance.\n\n\
 Every setting can be given as a flag, as the LONGSHORE_* environment variable shown beside it, \
 or in the TOML file named by --config (flags win over the environment, which wins over the file).",
-    after_help = "Start here: `longshore dev`, then in another shell `longshore submit diag.noop '{}' --watch`."
+    after_help = "Start here, in a checkout: `cargo run -- dev`, then in another shell there \
+`cargo run -- submit diag.noop '{}' --watch`. Installed with `cargo install --path .`, the \
+same is `longshore dev` and `longshore submit …`."
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -64,7 +66,7 @@ pub enum Command {
     /// Run api, worker and scheduler in one process on embedded defaults (SQLite, an
     /// in-process transport, an in-memory Kubernetes API).
     Dev(dev::DevArgs),
-    /// Submit a command: `longshore submit diag.noop '{"sleep_ms": 3000}' --watch`.
+    /// Submit a command: `submit diag.noop '{"sleep_ms": 3000}' --watch`.
     Submit(client::SubmitArgs),
     /// List, show, watch, retry or cancel jobs.
     #[command(subcommand)]
@@ -76,6 +78,35 @@ pub enum Command {
     Schema,
     /// Print the effective configuration (passwords hidden).
     Config,
+}
+
+/// How to run this program again from the shell it was started in: `cargo run --`
+/// when cargo started it, `longshore` when that is what the PATH finds, else its path.
+pub fn invocation() -> String {
+    let exe = std::env::current_exe().ok();
+    let under_cargo = std::env::var_os("CARGO_MANIFEST_DIR").is_some()
+        && exe
+            .as_ref()
+            .is_some_and(|p| p.components().any(|c| c.as_os_str() == "target"));
+    if under_cargo {
+        return "cargo run --".to_owned();
+    }
+    let on_path = std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path).any(|dir| {
+            let found = dir.join("longshore").canonicalize().ok();
+            found.is_some() && found == exe.as_ref().and_then(|e| e.canonicalize().ok())
+        })
+    });
+    match exe {
+        Some(_) if on_path => "longshore".to_owned(),
+        Some(path) => {
+            let cwd = std::env::current_dir().unwrap_or_default();
+            path.strip_prefix(&cwd)
+                .map(|relative| relative.display().to_string())
+                .unwrap_or_else(|_| path.display().to_string())
+        }
+        None => "longshore".to_owned(),
+    }
 }
 
 pub fn main() -> ExitCode {

@@ -14,6 +14,7 @@ mod auth;
 mod broker_outage;
 mod dev;
 mod failures;
+mod first_contact;
 mod idempotency;
 mod keep_alive;
 mod listing;

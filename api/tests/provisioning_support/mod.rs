@@ -47,8 +47,10 @@ impl Api {
         let store = db.store().await;
         let transport = Transport::Local(LocalTransport::new(store.clone(), Topology::new("test")));
         let publisher = OutboxPublisher::start(store.clone(), transport.clone());
-        let intake = Intake::new(store.clone(), publisher, Duration::from_secs(2));
-        let mut config = Config::default();
+        let config = Config::default();
+        let intake = Intake::new(store.clone(), publisher, Duration::from_secs(2))
+            .with_targets(config.kube.target_names());
+        let mut config = config;
         config.identity.login_url = Some(LOGIN_URL.to_owned());
         let state = AppState::new(intake, transport, 64 * 1024).with_config(Arc::new(config));
         Api {
@@ -112,6 +114,12 @@ impl Api {
     }
 
     /// Every job in the store.
+    /// A new admin token (the fixture's tokens are an operator's and a viewer's).
+    #[allow(dead_code)]
+    pub async fn admin(&self) -> String {
+        token(&self.store, "root", "admin").await
+    }
+
     pub async fn jobs(&self) -> Vec<JobRecord> {
         let filter = JobFilter {
             limit: 500,

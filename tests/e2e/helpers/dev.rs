@@ -24,6 +24,11 @@ pub struct DevApp {
 
 impl DevApp {
     pub async fn start() -> DevApp {
+        DevApp::launch(&["--no-scheduler"], &[]).await
+    }
+
+    /// `longshore dev` with `args` after `dev` and `env` beside the usual variables.
+    pub async fn launch(args: &[&str], env: &[(&str, &str)]) -> DevApp {
         let dir = tempfile::Builder::new()
             .prefix("longshore-dev-")
             .tempdir()
@@ -33,7 +38,10 @@ impl DevApp {
         let addr = free_addr();
         let out = File::create(&log).expect("log file");
         let child = dev_command(&data)
-            .args(["dev", "--no-scheduler", "--listen", &addr])
+            .envs(env.iter().copied())
+            .arg("dev")
+            .args(args)
+            .args(["--listen", &addr])
             .stdin(Stdio::null())
             .stdout(out.try_clone().expect("log file"))
             .stderr(out)
@@ -95,6 +103,21 @@ impl DevApp {
         run_to_end(cmd, args).await
     }
 
+    /// Runs a command in dev's directory the way a newcomer types it there: no
+    /// `--data-dir`, so whatever the defaults find.
+    pub async fn cli_here(&self, args: &[&str]) -> Output {
+        let mut cmd = tokio::process::Command::from(clean_command());
+        cmd.args(args)
+            .current_dir(self.dir.path())
+            .kill_on_drop(true);
+        run_to_end(cmd, args).await
+    }
+
+    /// What `dev` has printed so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
     pub async fn get(&self, path: &str) -> Value {
         let resp = self
             .http
@@ -119,6 +142,13 @@ impl Drop for DevApp {
 }
 
 fn dev_command(data_dir: &Path) -> Command {
+    let mut cmd = clean_command();
+    cmd.arg("--data-dir").arg(data_dir);
+    cmd
+}
+
+/// The binary with none of the test's environment but what a shell has.
+fn clean_command() -> Command {
     let mut cmd = Command::new(BIN);
     cmd.env_clear();
     for key in ["PATH", "HOME", "TMPDIR"] {
@@ -126,9 +156,6 @@ fn dev_command(data_dir: &Path) -> Command {
             cmd.env(key, value);
         }
     }
-    cmd.env("RUST_BACKTRACE", "1")
-        .env("LONGSHORE_LOG", "info")
-        .arg("--data-dir")
-        .arg(data_dir);
+    cmd.env("RUST_BACKTRACE", "1").env("LONGSHORE_LOG", "info");
     cmd
 }
