@@ -320,6 +320,18 @@ mod tests {
     }
 
     #[test]
+    fn a_null_field_is_one_not_given() {
+        let deploy: AppDeploy = parse_payload(&json!({
+            "app_id": "42", "image": "app:v1", "env": null, "tls": null, "container_port": null
+        }))
+        .unwrap();
+        assert_eq!(
+            (deploy.env, deploy.tls, deploy.container_port),
+            (None, None, None)
+        );
+    }
+
+    #[test]
     fn a_redeploy_keeps_what_it_does_not_give() {
         let first: AppDeploy = parse_payload(&json!({
             "app_id": "42", "image": "app:v1", "container_port": 3000,
@@ -356,9 +368,11 @@ mod tests {
         let schema = schemars::schema_for!(AppDeploy).to_value();
         assert_eq!(schema["additionalProperties"], json!(false));
         assert!(schema["properties"].get("replicas").is_none());
+        let required = schema["required"].as_array().expect("required fields");
         assert_eq!(
-            schema["properties"]["container_port"]["default"],
-            json!(8000)
+            required,
+            &[json!("app_id"), json!("image")],
+            "a redeploy may give only these"
         );
     }
 }

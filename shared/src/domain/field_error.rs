@@ -59,25 +59,36 @@ impl FieldError {
 
 /// Deserializes `value` as `T`, reporting the path of each failing field under `root`
 /// (serde's own errors only say what failed, not where). Serde stops at the first bad
-/// field; to name the others, the bad field is taken out and the rest tried again.
+/// field; to name the others, the top-level field holding it is taken out and the rest
+/// tried again (so a nested object reports its first bad field).
 pub fn deserialize_at<T: DeserializeOwned>(
     root: &str,
     value: &serde_json::Value,
 ) -> Result<T, FieldError> {
-    let (mut segments, mut first) = match attempt::<T>(root, value) {
+    let (mut culprit, mut first) = match attempt::<T>(root, value) {
         Ok(parsed) => return Ok(parsed),
         Err(failure) => failure,
     };
     let mut rest = value.clone();
-    while first.also.len() < MAX_REPORTED && remove_at(&mut rest, &segments) {
+    let mut removed = Vec::new();
+    while first.also.len() < MAX_REPORTED {
+        let Some(Culprit::Present(key)) = culprit else {
+            break;
+        };
+        match rest.as_object_mut().and_then(|map| map.remove(&key)) {
+            Some(_) => removed.push(key),
+            None => break,
+        }
         match attempt::<T>(root, &rest) {
             Ok(_) => break,
-            Err((next_segments, next)) => {
-                // A field taken out and now missing: everything else was fine.
-                if first.all().any(|e| e.field == next.field) {
+            Err((next_culprit, next)) => {
+                // Missing only because it was taken out: everything else was fine.
+                if matches!(&next_culprit, Some(Culprit::Missing(name)) if removed.contains(name))
+                    || first.all().any(|e| e.field == next.field)
+                {
                     break;
                 }
-                segments = next_segments;
+                culprit = next_culprit;
                 first.also.push(next);
             }
         }
@@ -85,59 +96,42 @@ pub fn deserialize_at<T: DeserializeOwned>(
     Err(first)
 }
 
+/// The top-level field an error was found in.
+enum Culprit {
+    /// A field that is there and wrong.
+    Present(String),
+    /// A required field that is not there.
+    Missing(String),
+}
+
 fn attempt<T: DeserializeOwned>(
     root: &str,
     value: &serde_json::Value,
-) -> Result<T, (Vec<Segment>, FieldError)> {
+) -> Result<T, (Option<Culprit>, FieldError)> {
     serde_path_to_error::deserialize(value).map_err(|err| {
         let path = err.path().to_string();
         let message = err.inner().to_string();
-        let mut segments: Vec<Segment> = err.path().iter().cloned().collect();
+        let top = match err.path().iter().next() {
+            Some(Segment::Map { key }) => Some(key.clone()),
+            _ => None,
+        };
+        let mut culprit = top.clone().map(Culprit::Present);
         let mut field = match path.as_str() {
             "." | "" => String::new(),
             p => p.to_owned(),
         };
         // Serde reports a missing field at the parent's path; name the field itself,
-        // which is what the caller has to add. Nothing can be taken out for it.
+        // which is what the caller has to add.
         if let Some(name) = quoted_field(&message, "missing field `") {
             field = if field.is_empty() {
+                culprit = Some(Culprit::Missing(name.to_owned()));
                 name.to_owned()
             } else {
                 format!("{field}.{name}")
             };
-            segments.clear();
         }
-        (segments, FieldError::new(field, message).under(root))
+        (culprit, FieldError::new(field, message).under(root))
     })
-}
-
-/// Removes the value at `segments`; false when there is none to remove.
-fn remove_at(value: &mut serde_json::Value, segments: &[Segment]) -> bool {
-    let Some((last, parents)) = segments.split_last() else {
-        return false;
-    };
-    let mut node = value;
-    for segment in parents {
-        node = match (segment, node) {
-            (Segment::Map { key }, serde_json::Value::Object(map)) => match map.get_mut(key) {
-                Some(child) => child,
-                None => return false,
-            },
-            (Segment::Seq { index }, serde_json::Value::Array(items)) => {
-                match items.get_mut(*index) {
-                    Some(child) => child,
-                    None => return false,
-                }
-            }
-            _ => return false,
-        };
-    }
-    match (last, node) {
-        (Segment::Map { key }, serde_json::Value::Object(map)) => map.remove(key).is_some(),
-        // Taking an element out would shift the others' indices; the first error of a
-        // list is the one reported.
-        _ => false,
-    }
 }
 
 fn quoted_field<'a>(message: &'a str, prefix: &str) -> Option<&'a str> {
@@ -180,10 +174,11 @@ mod tests {
             &json!({"name": 7, "inner": {"count": -1}, "extra": true}),
         )
         .unwrap_err();
-        let fields: Vec<&str> = err.all().map(|e| e.field.as_str()).collect();
+        let mut fields: Vec<&str> = err.all().map(|e| e.field.as_str()).collect();
+        fields.sort_unstable();
         assert_eq!(
             fields,
-            ["payload.name", "payload.inner.count", "payload.extra"]
+            ["payload.extra", "payload.inner.count", "payload.name"]
         );
         let err = deserialize_at::<Outer>("", &json!({"inner": {"count": -1}})).unwrap_err();
         let fields: Vec<&str> = err.all().map(|e| e.field.as_str()).collect();

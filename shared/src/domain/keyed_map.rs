@@ -23,7 +23,8 @@ where
     deserializer.deserialize_map(KeyedMapVisitor(PhantomData))
 }
 
-/// [`deserialize`] for an optional map: a present object is `Some`, even when empty.
+/// [`deserialize`] for an optional map: an object is `Some`, even when empty; `null`
+/// is `None`, as for any optional field.
 pub fn deserialize_some<'de, D, K, V>(deserializer: D) -> Result<Option<BTreeMap<K, V>>, D::Error>
 where
     D: Deserializer<'de>,
@@ -31,7 +32,34 @@ where
     K::Error: fmt::Display,
     V: de::Deserialize<'de>,
 {
-    deserialize(deserializer).map(Some)
+    deserializer.deserialize_option(OptionalMapVisitor(PhantomData))
+}
+
+struct OptionalMapVisitor<K, V>(PhantomData<(K, V)>);
+
+impl<'de, K, V> Visitor<'de> for OptionalMapVisitor<K, V>
+where
+    K: TryFrom<String> + Ord,
+    K::Error: fmt::Display,
+    V: de::Deserialize<'de>,
+{
+    type Value = Option<BTreeMap<K, V>>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object or null")
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserialize(deserializer).map(Some)
+    }
 }
 
 struct KeyedMapVisitor<K, V>(PhantomData<(K, V)>);
