@@ -14,6 +14,7 @@ pub use state::AppState;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
 /// The whole HTTP surface.
@@ -41,14 +42,23 @@ pub fn router(state: AppState) -> Router {
                 .get::<MatchedPath>()
                 .map(|p| p.as_str().to_owned())
                 .unwrap_or_else(|| req.uri().path().to_owned());
+            // A caller's own `x-request-id` is kept, so its logs and ours correlate.
+            let request_id = req
+                .headers()
+                .get("x-request-id")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
             tracing::info_span!(
                 "request",
                 method = %req.method(),
                 route,
+                request_id,
                 job_id = tracing::field::Empty,
                 caller = tracing::field::Empty,
             )
         }))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .with_state(state)
 }
 

@@ -241,3 +241,31 @@ async fn health_needs_no_token() {
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
 }
+
+#[tokio::test]
+async fn every_answer_carries_a_request_id_and_a_callers_own_is_kept() {
+    let api = api().await;
+    let (_, headers, _) = call(
+        &api,
+        Request::get("/healthz")
+            .body(Body::empty())
+            .expect("request"),
+    )
+    .await;
+    let generated = headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .expect("an x-request-id");
+    assert!(uuid::Uuid::parse_str(generated).is_ok(), "{generated}");
+
+    let (status, headers, _) = call(
+        &api,
+        Request::get("/v1/jobs")
+            .header("x-request-id", "trace-me-42")
+            .body(Body::empty())
+            .expect("request"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "errors carry it too");
+    assert_eq!(headers["x-request-id"], "trace-me-42");
+}
