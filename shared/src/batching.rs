@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use tokio::sync::{Semaphore, mpsc};
 
-/// Batches in flight at once per writer. Measured on PostgreSQL: two or four lanes
-/// made smaller batches that cost the database more CPU per job than they saved in
-/// waiting (end-to-end 3.2k → 2.4k jobs/s with two lanes at 64 requests in flight).
+/// Batches in flight at once per writer. More lanes make smaller batches that cost the
+/// database more CPU per job than they save in waiting (BENCHMARKS.md, "Tried and not
+/// kept").
 pub const LANES: usize = 1;
 
 /// Takes batches of at most `max_batch` items from `rx` and runs `process` on each,

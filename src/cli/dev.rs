@@ -49,13 +49,13 @@ pub async fn run(settings: &Settings, args: DevArgs) -> anyhow::Result<ExitCode>
 
     // A real cluster only when asked for explicitly; otherwise the in-memory API.
     let memkube = if settings.kubeconfig.is_none() {
-        let (handle, path) = super::dev_cluster::start(&data_dir, &config).await?;
+        let cluster = in_memory_cluster(&data_dir, &config).await?;
         config.kube.targets = vec![longshore_shared::config::KubeTarget {
             name: "default".to_owned(),
-            kubeconfig: Some(path.clone()),
+            kubeconfig: Some(cluster.kubeconfig.clone()),
             context: None,
         }];
-        Some((handle, path))
+        Some(cluster)
     } else {
         None
     };
@@ -102,10 +102,10 @@ pub async fn run(settings: &Settings, args: DevArgs) -> anyhow::Result<ExitCode>
     };
 
     let kube_line = match &memkube {
-        Some((handle, path)) => format!(
+        Some(cluster) => format!(
             "in-memory Kubernetes API at {} (kubectl --kubeconfig {})",
-            handle.url(),
-            path.display()
+            cluster.url,
+            cluster.kubeconfig.display()
         ),
         None => "the cluster of --kubeconfig".to_owned(),
     };
@@ -132,6 +132,40 @@ pub async fn run(settings: &Settings, args: DevArgs) -> anyhow::Result<ExitCode>
     }
     let _ = api.await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The in-memory Kubernetes API while dev runs.
+struct InMemoryCluster {
+    url: String,
+    kubeconfig: std::path::PathBuf,
+    /// Serving stops when this goes.
+    #[cfg(feature = "dev-cluster")]
+    _handle: longshore_memkube::Handle,
+}
+
+#[cfg(feature = "dev-cluster")]
+async fn in_memory_cluster(
+    data_dir: &std::path::Path,
+    config: &longshore_shared::config::Config,
+) -> anyhow::Result<InMemoryCluster> {
+    let (handle, kubeconfig) = super::dev_cluster::start(data_dir, config).await?;
+    Ok(InMemoryCluster {
+        url: handle.url(),
+        kubeconfig,
+        _handle: handle,
+    })
+}
+
+/// A release build links no test server: `dev` needs a real cluster there.
+#[cfg(not(feature = "dev-cluster"))]
+async fn in_memory_cluster(
+    _data_dir: &std::path::Path,
+    _config: &longshore_shared::config::Config,
+) -> anyhow::Result<InMemoryCluster> {
+    anyhow::bail!(
+        "this build has no in-memory Kubernetes API (it was built without the `dev-cluster` \
+         feature): pass --kubeconfig to run dev against a cluster"
+    )
 }
 
 /// The catalogue's kinds this release does not run, for the banner.

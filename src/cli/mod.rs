@@ -2,6 +2,7 @@
 
 mod client;
 mod dev;
+#[cfg(feature = "dev-cluster")]
 mod dev_cluster;
 mod roles;
 mod settings;

@@ -117,7 +117,7 @@ impl AmqpTransport {
             }
             Ok(Err(err)) => {
                 *self.inner.last_failure.lock().expect("not poisoned") = Some(Instant::now());
-                Err(BrokerError::Unreachable(err.to_string()))
+                Err(BrokerError::Amqp(err))
             }
             Err(_) => {
                 *self.inner.last_failure.lock().expect("not poisoned") = Some(Instant::now());

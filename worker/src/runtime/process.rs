@@ -34,6 +34,8 @@ impl Runtime {
             job_id = tracing::field::Empty,
             kind = %delivery.routing_key,
             attempt = tracing::field::Empty,
+            tenant = tracing::field::Empty,
+            target = tracing::field::Empty,
         );
         let settle = self.handle(&delivery, give_back).instrument(span).await;
         let result = match settle {
@@ -124,7 +126,12 @@ impl Runtime {
                 return Settle::Requeue;
             }
         };
-        tracing::Span::current().record("attempt", job.attempts);
+        let span = tracing::Span::current();
+        span.record("attempt", job.attempts);
+        span.record("target", job.target.as_str());
+        if let Some(tenant) = &job.tenant {
+            span.record("tenant", tenant.as_str());
+        }
         self.run_attempt(delivery, job, spec.policy.timeout, give_back)
             .await
     }
