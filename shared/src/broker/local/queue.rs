@@ -4,9 +4,9 @@
 
 use std::collections::BTreeMap;
 
-use super::rows::{bytes, int, placeholders, text};
-use super::{Backend, Store, StoreError};
 use crate::clock::Millis;
+use crate::store::rows::{bytes, int, placeholders, text};
+use crate::store::{Backend, Store, StoreError};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct LocalMessage {

@@ -2,6 +2,10 @@
 //! family, delays, dead letters, redelivery of unsettled messages) kept in the job
 //! store, so a single process needs no broker and loses nothing on restart.
 
+mod queue;
+
+pub use queue::{LocalMessage, LocalPush};
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,7 +15,7 @@ use tokio_stream::wrappers::ReceiverStream;
 
 use super::{Acker, BrokerError, Deliveries, Delivery, Outgoing, Source, Topology};
 use crate::clock::{millis, now_ms};
-use crate::store::{LocalPush, Store};
+use crate::store::Store;
 
 /// A delivery not settled within this time is delivered again. The transport serves
 /// one process, whose own restart releases every lease, so this only matters for a
