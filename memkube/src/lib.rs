@@ -22,6 +22,7 @@ mod handle;
 mod handlers;
 mod http;
 mod managed;
+mod node;
 mod openapi;
 mod ops;
 mod patch;
@@ -97,7 +98,8 @@ impl Builder {
         self
     }
 
-    /// Deployment rollout and KubeVirt simulation; on by default.
+    /// Simulated controllers (Deployments, ReplicaSets, scheduler and kubelet, KubeVirt,
+    /// Kubeflow profiles); on by default.
     pub fn simulate_controllers(mut self, on: bool) -> Self {
         self.simulate_controllers = on;
         self
@@ -142,7 +144,8 @@ impl Builder {
     }
 }
 
-/// Creates the initial namespaces and, if asked, the standard CRDs, unless already present.
+/// Creates the initial namespaces, the node and, if asked, the standard CRDs, unless
+/// already present.
 fn seed(store: &mut Store, standard_crds: bool) -> std::io::Result<()> {
     let to_io = |err: ApiError| std::io::Error::other(err.to_string());
     let namespaces = store
@@ -155,6 +158,18 @@ fn seed(store: &mut Store, standard_crds: bool) -> std::io::Result<()> {
             let object = serde_json::json!({ "metadata": { "name": name } });
             ops::create(store, &ctx, object).map_err(to_io)?;
         }
+    }
+    let nodes = store
+        .registry
+        .find("", "v1", "nodes")
+        .expect("nodes are built in");
+    if store
+        .get(&nodes.group_resource(), "", node::NODE_NAME)
+        .is_none()
+    {
+        // The kubelet registers its node with status in one write.
+        let ctx = Ctx::new(nodes, "v1", "", "kubelet");
+        ops::put(store, &ctx, node::initial_node(&ops::now())).map_err(to_io)?;
     }
     if standard_crds {
         let crds = store

@@ -27,15 +27,47 @@ impl IncludeObject {
     }
 }
 
+mod workloads;
+
 type Cell = fn(&Value) -> Value;
 
-fn column(name: &str, kind: &str) -> Value {
+/// One printed column; `priority` above zero shows only with `-o wide`.
+pub struct Column {
+    name: &'static str,
+    kind: &'static str,
+    priority: u8,
+    cell: Cell,
+}
+
+const fn col(name: &'static str, kind: &'static str, cell: Cell) -> Column {
+    Column {
+        name,
+        kind,
+        priority: 0,
+        cell,
+    }
+}
+
+const fn wide(name: &'static str, kind: &'static str, cell: Cell) -> Column {
+    Column {
+        name,
+        kind,
+        priority: 1,
+        cell,
+    }
+}
+
+const AGE: Column = col("Age", "string", |o| {
+    age(&o["metadata"]["creationTimestamp"])
+});
+
+fn definition(column: &Column) -> Value {
     json!({
-        "name": name,
-        "type": kind,
-        "format": if name == "Name" { "name" } else { "" },
+        "name": column.name,
+        "type": column.kind,
+        "format": if column.name == "Name" { "name" } else { "" },
         "description": "",
-        "priority": 0,
+        "priority": column.priority,
     })
 }
 
@@ -51,47 +83,39 @@ fn count(v: &Value) -> i64 {
     v.as_object().map_or(0, |m| m.len() as i64)
 }
 
-fn columns(def: &ResourceDef) -> Vec<(&'static str, &'static str, Cell)> {
-    match (def.group.as_str(), def.plural.as_str()) {
-        ("", "namespaces") => vec![("Status", "string", |o| text(&o["status"]["phase"]))],
-        ("", "configmaps") => vec![("Data", "integer", |o| {
+/// The columns after the name, in the real printers' order.
+fn columns(def: &ResourceDef) -> Vec<Column> {
+    if let Some(columns) = workloads::columns(def) {
+        return columns;
+    }
+    let mut columns = match (def.group.as_str(), def.plural.as_str()) {
+        ("", "namespaces") => vec![col("Status", "string", |o| text(&o["status"]["phase"]))],
+        ("", "configmaps") => vec![col("Data", "integer", |o| {
             json!(count(&o["data"]) + count(&o["binaryData"]))
         })],
         ("", "secrets") => vec![
-            ("Type", "string", |o| text(&o["type"])),
-            ("Data", "integer", |o| json!(count(&o["data"]))),
+            col("Type", "string", |o| text(&o["type"])),
+            col("Data", "integer", |o| json!(count(&o["data"]))),
         ],
-        ("", "pods") => vec![("Status", "string", |o| text(&o["status"]["phase"]))],
         ("", "services") => vec![
-            ("Type", "string", |o| {
+            col("Type", "string", |o| {
                 text(o["spec"].get("type").unwrap_or(&json!("ClusterIP")))
             }),
-            ("Cluster-IP", "string", |o| text(&o["spec"]["clusterIP"])),
-        ],
-        ("apps", "deployments") => vec![
-            ("Ready", "string", |o| {
-                let ready = o["status"]["readyReplicas"].as_i64().unwrap_or(0);
-                let want = o["spec"]["replicas"].as_i64().unwrap_or(1);
-                json!(format!("{ready}/{want}"))
-            }),
-            ("Up-to-date", "integer", |o| {
-                json!(o["status"]["updatedReplicas"].as_i64().unwrap_or(0))
-            }),
-            ("Available", "integer", |o| {
-                json!(o["status"]["availableReplicas"].as_i64().unwrap_or(0))
-            }),
+            col("Cluster-IP", "string", |o| text(&o["spec"]["clusterIP"])),
         ],
         ("kubevirt.io", "virtualmachines") => vec![
-            ("Status", "string", |o| {
+            col("Status", "string", |o| {
                 text(&o["status"]["printableStatus"])
             }),
-            ("Ready", "string", |o| text(&o["status"]["ready"])),
+            col("Ready", "string", |o| text(&o["status"]["ready"])),
         ],
         ("kubevirt.io", "virtualmachineinstances") => {
-            vec![("Phase", "string", |o| text(&o["status"]["phase"]))]
+            vec![col("Phase", "string", |o| text(&o["status"]["phase"]))]
         }
         _ => Vec::new(),
-    }
+    };
+    columns.push(AGE);
+    columns
 }
 
 /// Kubernetes' short human age: `42s`, `5m`, `3h`, `2d`.
@@ -115,8 +139,7 @@ pub fn age(created: &Value) -> Value {
 
 fn row(def: &ResourceDef, object: &Value, include: IncludeObject) -> Value {
     let mut cells = vec![object["metadata"]["name"].clone()];
-    cells.extend(columns(def).iter().map(|(_, _, cell)| cell(object)));
-    cells.push(age(&object["metadata"]["creationTimestamp"]));
+    cells.extend(columns(def).iter().map(|column| (column.cell)(object)));
     let mut row = json!({ "cells": cells });
     match include {
         IncludeObject::None => {}
@@ -139,13 +162,9 @@ pub fn table(
     metadata: Value,
     include: IncludeObject,
 ) -> Value {
-    let mut definitions = vec![column("Name", "string")];
-    definitions.extend(
-        columns(def)
-            .iter()
-            .map(|(name, kind, _)| column(name, kind)),
-    );
-    definitions.push(column("Age", "string"));
+    let name = col("Name", "string", |o| o["metadata"]["name"].clone());
+    let mut definitions = vec![definition(&name)];
+    definitions.extend(columns(def).iter().map(definition));
     json!({
         "kind": "Table",
         "apiVersion": "meta.k8s.io/v1",

@@ -1,88 +1,13 @@
 //! The real `kubectl` against the server, via a kubeconfig from `write_kubeconfig`.
 //! Skipped (with a message) when kubectl is not installed.
 
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
+mod common;
 
-use longshore_memkube::{Handle, MemKube};
+use common::kubectl::Kubectl;
 use serde_json::{Value, json};
-use tokio::io::AsyncWriteExt;
 
-const KUBECTL: &str = "/usr/bin/kubectl";
-
-struct Kubectl {
-    kube: Handle,
-    dir: tempfile::TempDir,
-}
-
-struct Output {
-    ok: bool,
-    stdout: String,
-    stderr: String,
-}
-
-impl Kubectl {
-    /// A fresh server and kubeconfig, or `None` when kubectl is missing.
-    async fn start() -> Option<Self> {
-        if !Path::new(KUBECTL).exists() {
-            eprintln!("skipping: {KUBECTL} is not installed");
-            return None;
-        }
-        let kube = MemKube::builder()
-            .with_standard_crds()
-            .start()
-            .await
-            .unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        kube.write_kubeconfig(&dir.path().join("kubeconfig"))
-            .unwrap();
-        Some(Self { kube, dir })
-    }
-
-    fn kubeconfig(&self) -> PathBuf {
-        self.dir.path().join("kubeconfig")
-    }
-
-    async fn run(&self, args: &[&str], stdin: Option<&str>) -> Output {
-        let cache = self.dir.path().join("cache");
-        let mut command = tokio::process::Command::new(KUBECTL);
-        command
-            .arg("--kubeconfig")
-            .arg(self.kubeconfig())
-            .arg("--cache-dir")
-            .arg(cache)
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = command.spawn().expect("kubectl runs");
-        let mut input = child.stdin.take().unwrap();
-        if let Some(text) = stdin {
-            input.write_all(text.as_bytes()).await.unwrap();
-        }
-        drop(input);
-        let out = child.wait_with_output().await.unwrap();
-        Output {
-            ok: out.status.success(),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
-    }
-
-    /// Runs kubectl and fails the test, showing stderr, unless it succeeds.
-    async fn ok(&self, args: &[&str], stdin: Option<&str>) -> String {
-        let out = self.run(args, stdin).await;
-        assert!(
-            out.ok,
-            "kubectl {args:?} failed:\n{}\n{}",
-            out.stdout, out.stderr
-        );
-        out.stdout
-    }
-
-    fn config_map(&self, name: &str) -> Option<Value> {
-        self.kube.get("v1", "configmaps", Some("default"), name)
-    }
+fn config_map(k: &Kubectl, name: &str) -> Option<Value> {
+    k.kube.get("v1", "configmaps", Some("default"), name)
 }
 
 const CONFIG_MAP: &str = "\
@@ -185,7 +110,7 @@ async fn kubectl_create_from_a_file_stores_the_object() {
     };
     let out = k.ok(&["create", "-f", "-"], Some(CONFIG_MAP)).await;
     assert_eq!(out.trim(), "configmap/app-config created");
-    let stored = k.config_map("app-config").unwrap();
+    let stored = config_map(&k, "app-config").unwrap();
     assert_eq!(stored["data"]["greeting"], "hello");
     assert_eq!(managers(&stored), ["kubectl-create"]);
 
@@ -203,11 +128,11 @@ async fn kubectl_client_side_apply_is_idempotent_and_applies_changes() {
     let out = k.ok(&["apply", "-f", "-"], Some(&manifests)).await;
     assert!(out.contains("configmap/app-config created"), "{out}");
     assert!(out.contains("deployment.apps/web created"), "{out}");
-    let before = k.config_map("app-config").unwrap();
+    let before = config_map(&k, "app-config").unwrap();
 
     let out = k.ok(&["apply", "-f", "-"], Some(&manifests)).await;
     assert!(out.contains("configmap/app-config unchanged"), "{out}");
-    assert_eq!(rv(&k.config_map("app-config").unwrap()), rv(&before));
+    assert_eq!(rv(&config_map(&k, "app-config").unwrap()), rv(&before));
 
     let changed = manifests.replace("image: nginx:1", "image: nginx:2");
     let out = k.ok(&["apply", "-f", "-"], Some(&changed)).await;
@@ -232,18 +157,18 @@ async fn kubectl_server_side_apply_records_kubectl_as_manager() {
         .ok(&["apply", "--server-side", "-f", "-"], Some(CONFIG_MAP))
         .await;
     assert_eq!(out.trim(), "configmap/app-config serverside-applied");
-    let first = k.config_map("app-config").unwrap();
+    let first = config_map(&k, "app-config").unwrap();
     assert_eq!(managers(&first), ["kubectl"]);
     assert_eq!(first["metadata"]["managedFields"][0]["operation"], "Apply");
 
     k.ok(&["apply", "--server-side", "-f", "-"], Some(CONFIG_MAP))
         .await;
-    assert_eq!(rv(&k.config_map("app-config").unwrap()), rv(&first));
+    assert_eq!(rv(&config_map(&k, "app-config").unwrap()), rv(&first));
 
     let without_label = CONFIG_MAP.replace("  labels:\n    app: web\n", "");
     k.ok(&["apply", "--server-side", "-f", "-"], Some(&without_label))
         .await;
-    let after = k.config_map("app-config").unwrap();
+    let after = config_map(&k, "app-config").unwrap();
     assert!(
         after["metadata"]["labels"].get("app").is_none(),
         "a label the manager stopped applying is removed: {after}"
@@ -261,7 +186,7 @@ async fn kubectl_label_and_delete_change_the_store() {
         .await;
     assert_eq!(out.trim(), "configmap/app-config labeled");
     assert_eq!(
-        k.config_map("app-config").unwrap()["metadata"]["labels"]["tier"],
+        config_map(&k, "app-config").unwrap()["metadata"]["labels"]["tier"],
         "backend"
     );
     let selected = k
@@ -274,7 +199,7 @@ async fn kubectl_label_and_delete_change_the_store() {
 
     let out = k.ok(&["delete", "configmap", "app-config"], None).await;
     assert_eq!(out.trim(), "configmap \"app-config\" deleted");
-    assert!(k.config_map("app-config").is_none());
+    assert!(config_map(&k, "app-config").is_none());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

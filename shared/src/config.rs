@@ -72,6 +72,10 @@ pub struct ProjectsConfig {
     pub gpu_keys: Vec<String>,
     /// ClusterRole the owner gets in a plain project's namespace.
     pub owner_cluster_role: String,
+    /// How a Kubeflow project waits for the profile controller to make its namespace
+    /// and quota (re-checks, not a held delivery).
+    pub profile_check_ms: u64,
+    pub profile_timeout_secs: u64,
 }
 
 impl Default for ProjectsConfig {
@@ -86,6 +90,8 @@ impl Default for ProjectsConfig {
                 "requests.nvidia.com/l4".to_owned(),
             ],
             owner_cluster_role: "edit".to_owned(),
+            profile_check_ms: 500,
+            profile_timeout_secs: 300,
         }
     }
 }

@@ -31,13 +31,34 @@ async fn creating_a_project_makes_a_profile_owned_by_the_email_with_the_default_
         (L4, "0"),
     ]);
     assert_eq!(hard(&bench, "john-doe-company-com"), expected);
-    let managers: Vec<&str> = profile["metadata"]["managedFields"]
+    // Longshore applies the spec; the profile controller (`manager`) only adds its
+    // finalizer.
+    let appliers: Vec<&str> = profile["metadata"]["managedFields"]
         .as_array()
         .unwrap()
         .iter()
+        .filter(|m| m["operation"] == "Apply")
         .filter_map(|m| m["manager"].as_str())
         .collect();
-    assert_eq!(managers, ["longshore"]);
+    assert_eq!(appliers, ["longshore"]);
+    let namespace = bench
+        .kube
+        .get("v1", "namespaces", None, "john-doe-company-com")
+        .expect("the profile controller made the namespace before the job ended");
+    assert_eq!(
+        namespace["metadata"]["annotations"]["owner"],
+        "john.doe@company.com"
+    );
+    let kf_quota = bench
+        .kube
+        .get(
+            "v1",
+            "resourcequotas",
+            Some("john-doe-company-com"),
+            "kf-resource-quota",
+        )
+        .expect("and its quota");
+    assert_eq!(kf_quota["spec"]["hard"]["memory"], "4Gi");
 
     let Outcome::Done(result) = done else {
         panic!("done at once")
@@ -102,9 +123,22 @@ async fn deleting_removes_the_profile_and_a_missing_project_is_already_deleted()
         .run(&create(json!({"owner_email": "user@example.com"})))
         .await
         .unwrap();
+    assert!(
+        bench
+            .kube
+            .get("v1", "namespaces", None, "user-example-com")
+            .is_some()
+    );
     let done = bench.run(&delete("user-example-com")).await.unwrap();
     assert!(matches!(done, Outcome::Done(ref v) if v["deleted"] == true));
     assert!(profile(&bench, "user-example-com").is_none());
+    assert!(
+        bench
+            .kube
+            .get("v1", "namespaces", None, "user-example-com")
+            .is_none(),
+        "the job ends once the namespace has gone with its Profile"
+    );
     assert!(
         bench
             .services
@@ -354,5 +388,82 @@ async fn the_plain_backend_never_touches_a_namespace_it_did_not_make() {
     assert!(
         foreign["metadata"]["labels"].is_null(),
         "the foreign namespace is left as it was"
+    );
+}
+
+#[tokio::test]
+async fn a_namespace_made_by_hand_is_never_handed_to_a_profile() {
+    let bench = Bench::start().await;
+    bench.kube.put(json!({
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": "user-example-com"},
+    }));
+    let done = bench
+        .run(&create(json!({"owner_email": "user@example.com"})))
+        .await
+        .unwrap();
+    let Outcome::Done(result) = done else {
+        panic!("done")
+    };
+    let name = result["name"].as_str().unwrap();
+    assert!(name.starts_with("user-example-com-"), "{name}");
+    assert!(profile(&bench, "user-example-com").is_none());
+
+    let named = bench
+        .run(&create(
+            json!({"owner_email": "user@example.com", "name": "user-example-com"}),
+        ))
+        .await;
+    assert!(
+        matches!(named, Err(Failure::Permanent(ref m)) if m.contains("another owner")),
+        "{named:?}"
+    );
+}
+
+#[tokio::test]
+async fn without_the_profile_controller_a_create_times_out_and_leaves_the_profile() {
+    let mut config = longshore_shared::config::Config::default();
+    config.projects.profile_timeout_secs = 1;
+    config.projects.profile_check_ms = 100;
+    let bench = Bench::with_controllers(config, false).await;
+    let err = bench
+        .run(&create(json!({"owner_email": "user@example.com"})))
+        .await
+        .unwrap_err();
+    let Failure::Permanent(message) = err else {
+        panic!("{err:?}")
+    };
+    assert!(
+        message.contains("did not make namespace user-example-com within 1s"),
+        "{message}"
+    );
+    assert!(
+        profile(&bench, "user-example-com").is_some(),
+        "not re-created, not removed"
+    );
+}
+
+#[tokio::test]
+async fn the_controllers_failed_condition_fails_the_job_with_its_message() {
+    let bench = Bench::with_controllers(Default::default(), false).await;
+    bench.kube.put(json!({
+        "apiVersion": "kubeflow.org/v1",
+        "kind": "Profile",
+        "metadata": {"name": "user-example-com"},
+        "spec": {"owner": {"kind": "User", "name": "user@example.com"}},
+        "status": {"conditions": [{
+            "type": "Failed",
+            "status": "True",
+            "message": "namespace already exist, but not owned by profile creator user@example.com",
+        }]},
+    }));
+    let err = bench
+        .run(&create(json!({"owner_email": "user@example.com"})))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Failure::Permanent(ref m) if m.contains("refused Profile user-example-com: namespace already exist")),
+        "{err:?}"
     );
 }

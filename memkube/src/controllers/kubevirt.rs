@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use super::{controller_ctx, write_status};
 use crate::ops::{self, DeleteOptions};
-use crate::state::Shared;
+use crate::store::Store;
 
 const MANAGER: &str = "virt-controller";
 
@@ -68,8 +68,7 @@ fn vm_status(running: bool) -> Value {
     }
 }
 
-pub fn reconcile(shared: &Shared, namespace: &str, name: &str) {
-    let mut store = shared.write();
+pub fn reconcile(store: &mut Store, namespace: &str, name: &str) {
     let (Some(vm_def), Some(vmi_def)) = (
         store.registry.find("kubevirt.io", "v1", "virtualmachines"),
         store
@@ -93,15 +92,13 @@ pub fn reconcile(shared: &Shared, namespace: &str, name: &str) {
     let running = should_run(&vm, instance.is_some());
     let vmi_ctx = controller_ctx(vmi_def.clone(), namespace, MANAGER);
     let result = match (&instance, running) {
-        (None, true) => ops::put(&mut store, &vmi_ctx, instance_for(&vm)).map(drop),
+        (None, true) => ops::put(store, &vmi_ctx, instance_for(&vm)).map(drop),
         (Some(vmi), true) if vmi["status"]["phase"] != "Running" => {
             let mut fixed = vmi.clone();
             fixed["status"] = running_instance_status();
-            ops::put(&mut store, &vmi_ctx, fixed).map(drop)
+            ops::put(store, &vmi_ctx, fixed).map(drop)
         }
-        (Some(_), false) => {
-            ops::delete(&mut store, &vmi_ctx, name, &DeleteOptions::default()).map(drop)
-        }
+        (Some(_), false) => ops::delete(store, &vmi_ctx, name, &DeleteOptions::default()).map(drop),
         _ => Ok(()),
     };
     if let Err(err) = result {
@@ -109,7 +106,7 @@ pub fn reconcile(shared: &Shared, namespace: &str, name: &str) {
     }
     write_status(
         MANAGER,
-        &mut store,
+        store,
         &vm_def,
         namespace,
         name,

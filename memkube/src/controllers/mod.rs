@@ -1,21 +1,27 @@
 //! Simulated controllers: the bits of a control plane that Longshore's clients wait on
-//! (Deployment rollout status, KubeVirt VM instances). Each reacts to store events after a
-//! short delay, so clients observe the transition, and writes through the normal API path.
+//! (Deployments with their ReplicaSets and Pods, the scheduler and kubelet, KubeVirt VM
+//! instances, Kubeflow profiles). Each reacts to store events after a short delay, so
+//! clients observe the transition, and writes through the normal API path.
 
 mod deployment;
+mod kubelet;
 mod kubevirt;
+mod profile;
+mod replicaset;
 
 pub use deployment::ROLLOUT_ANNOTATION;
 
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::ops::{self, Ctx, Target};
 use crate::resources::ResourceDef;
 use crate::state::Shared;
-use crate::store::{EventType, WatchEvent};
+use crate::store::{EventType, Store, WatchEvent};
 
 /// How long a controller waits before acting on a change.
 const REACTION_DELAY: Duration = Duration::from_millis(100);
@@ -23,15 +29,19 @@ const REACTION_DELAY: Duration = Duration::from_millis(100);
 /// Runs all controllers until shutdown.
 pub fn spawn(shared: Arc<Shared>) {
     let mut rx = shared.read().subscribe();
+    let queue = Arc::new(Queue {
+        shared: shared.clone(),
+        pending: Mutex::default(),
+    });
     tokio::spawn(async move {
         // Objects restored from a state file get reconciled too.
-        resync(&shared);
+        queue.resync();
         loop {
             tokio::select! {
                 () = shared.shutdown.cancelled() => return,
                 received = rx.recv() => match received {
-                    Ok(event) => on_event(&shared, &event),
-                    Err(RecvError::Lagged(_)) => resync(&shared),
+                    Ok(event) => queue.on_event(&event),
+                    Err(RecvError::Lagged(_)) => queue.resync(),
                     Err(RecvError::Closed) => return,
                 },
             }
@@ -39,62 +49,158 @@ pub fn spawn(shared: Arc<Shared>) {
     });
 }
 
-fn on_event(shared: &Arc<Shared>, event: &WatchEvent) {
-    let (group, resource) = (
-        event.resource.group.as_str(),
-        event.resource.resource.as_str(),
-    );
-    let namespace = event.object["metadata"]["namespace"]
-        .as_str()
-        .unwrap_or_default();
-    let name = event.object["metadata"]["name"]
-        .as_str()
-        .unwrap_or_default();
-    match (group, resource) {
-        ("apps", "deployments")
-            if event.kind != EventType::Deleted && deployment::needs_update(&event.object) =>
-        {
-            later(shared, namespace, name, deployment::reconcile);
+/// The controller that owns a piece of work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Controller {
+    Deployment,
+    ReplicaSet,
+    Kubelet,
+    VirtualMachine,
+    Profile,
+}
+
+impl Controller {
+    fn reconcile(self, store: &mut Store, namespace: &str, name: &str) {
+        match self {
+            Self::Deployment => deployment::sync(store, namespace, name),
+            Self::ReplicaSet => replicaset::reconcile(store, namespace, name),
+            Self::Kubelet => kubelet::sync(store, namespace, name),
+            Self::VirtualMachine => kubevirt::reconcile(store, namespace, name),
+            Self::Profile => profile::reconcile(store, name),
         }
-        ("kubevirt.io", "virtualmachines") | ("kubevirt.io", "virtualmachineinstances") => {
-            later(shared, namespace, name, kubevirt::reconcile);
-        }
-        _ => {}
     }
 }
 
-fn resync(shared: &Arc<Shared>) {
-    let store = shared.read();
-    let mut work: Vec<(String, String, Reconcile)> = Vec::new();
-    for def in store.registry.all() {
-        let reconcile: Reconcile = match (def.group.as_str(), def.plural.as_str()) {
-            ("apps", "deployments") => deployment::reconcile,
-            ("kubevirt.io", "virtualmachines") => kubevirt::reconcile,
-            _ => continue,
+type Key = (Controller, String, String);
+
+/// Work waiting for its reaction delay; a key already waiting is not queued twice, so a
+/// burst of events about one object costs one reconcile.
+struct Queue {
+    shared: Arc<Shared>,
+    pending: Mutex<HashSet<Key>>,
+}
+
+impl Queue {
+    fn pending(&self) -> std::sync::MutexGuard<'_, HashSet<Key>> {
+        self.pending.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn later(self: &Arc<Self>, controller: Controller, namespace: &str, name: &str) {
+        let key = (controller, namespace.to_string(), name.to_string());
+        if !self.pending().insert(key.clone()) {
+            return;
+        }
+        let queue = self.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                () = queue.shared.shutdown.cancelled() => {}
+                () = tokio::time::sleep(REACTION_DELAY) => {
+                    // Removed first: a change made while this runs must be looked at again.
+                    queue.pending().remove(&key);
+                    let (controller, namespace, name) = key;
+                    controller.reconcile(&mut queue.shared.write(), &namespace, &name);
+                    queue.shared.changed.notify_one();
+                }
+            }
+        });
+    }
+
+    /// Maps an event to the controllers that watch it, as their informers would.
+    fn on_event(self: &Arc<Self>, event: &WatchEvent) {
+        let object = &event.object;
+        let namespace = object["metadata"]["namespace"].as_str().unwrap_or_default();
+        let name = object["metadata"]["name"].as_str().unwrap_or_default();
+        let deleted = event.kind == EventType::Deleted;
+        let owner = controller_of(object);
+        let owner_name = owner.and_then(|o| o["name"].as_str()).unwrap_or_default();
+        let owned_by = |kind: &str| owner.is_some_and(|o| o["kind"] == kind);
+        match (
+            event.resource.group.as_str(),
+            event.resource.resource.as_str(),
+        ) {
+            ("apps", "deployments") if !deleted => {
+                self.later(Controller::Deployment, namespace, name);
+            }
+            ("apps", "replicasets") => {
+                if owned_by("Deployment") {
+                    self.later(Controller::Deployment, namespace, owner_name);
+                } else if !deleted {
+                    self.later(Controller::ReplicaSet, namespace, name);
+                }
+            }
+            ("", "pods") => {
+                if owned_by("ReplicaSet") {
+                    self.later(Controller::ReplicaSet, namespace, owner_name);
+                }
+                if !deleted {
+                    self.later(Controller::Kubelet, namespace, name);
+                }
+            }
+            // The scheduler tries again the Pods it could not place when a node changes.
+            ("", "nodes") if !deleted => {
+                for (ns, pod) in self.unscheduled_pods() {
+                    self.later(Controller::Kubelet, &ns, &pod);
+                }
+            }
+            ("kubevirt.io", "virtualmachines") | ("kubevirt.io", "virtualmachineinstances") => {
+                self.later(Controller::VirtualMachine, namespace, name);
+            }
+            ("kubeflow.org", "profiles") if !deleted => {
+                self.later(Controller::Profile, "", name);
+            }
+            // The profile controller owns these; it does not watch its ResourceQuota.
+            ("", "namespaces" | "serviceaccounts")
+            | ("rbac.authorization.k8s.io", "rolebindings")
+                if owned_by("Profile") =>
+            {
+                self.later(Controller::Profile, "", owner_name);
+            }
+            _ => {}
+        }
+    }
+
+    fn unscheduled_pods(&self) -> Vec<(String, String)> {
+        let store = self.shared.read();
+        let Some(pods) = served(&store, "", "pods") else {
+            return Vec::new();
         };
-        for ((ns, name), _) in store.list(&def.group_resource(), None) {
-            work.push((ns.clone(), name.clone(), reconcile));
-        }
+        store
+            .list(&pods.group_resource(), None)
+            .filter(|(_, pod)| pod["spec"]["nodeName"].as_str().is_none_or(str::is_empty))
+            .map(|(key, _)| key.clone())
+            .collect()
     }
-    drop(store);
-    for (ns, name, reconcile) in work {
-        later(shared, &ns, &name, reconcile);
-    }
-}
 
-type Reconcile = fn(&Shared, &str, &str);
-
-fn later(shared: &Arc<Shared>, namespace: &str, name: &str, reconcile: Reconcile) {
-    let (shared, namespace, name) = (shared.clone(), namespace.to_string(), name.to_string());
-    tokio::spawn(async move {
-        tokio::select! {
-            () = shared.shutdown.cancelled() => {}
-            () = tokio::time::sleep(REACTION_DELAY) => {
-                reconcile(&shared, &namespace, &name);
-                shared.changed.notify_one();
+    fn resync(self: &Arc<Self>) {
+        let store = self.shared.read();
+        let mut work: Vec<(Controller, String, String)> = Vec::new();
+        for def in store.registry.all() {
+            let controller = match (def.group.as_str(), def.plural.as_str()) {
+                ("apps", "deployments") => Controller::Deployment,
+                ("apps", "replicasets") => Controller::ReplicaSet,
+                ("", "pods") => Controller::Kubelet,
+                ("kubevirt.io", "virtualmachines") => Controller::VirtualMachine,
+                ("kubeflow.org", "profiles") => Controller::Profile,
+                _ => continue,
+            };
+            for ((ns, name), _) in store.list(&def.group_resource(), None) {
+                work.push((controller, ns.clone(), name.clone()));
             }
         }
-    });
+        drop(store);
+        for (controller, ns, name) in work {
+            self.later(controller, &ns, &name);
+        }
+    }
+}
+
+/// The type, if it is served in any version (custom types come and go with their CRDs).
+fn served(store: &Store, group: &str, plural: &str) -> Option<Arc<ResourceDef>> {
+    store
+        .registry
+        .all()
+        .find(|d| d.group == group && d.plural == plural)
+        .cloned()
 }
 
 /// A write context under the manager name the real controller records in managedFields.
@@ -103,15 +209,44 @@ fn controller_ctx(def: Arc<ResourceDef>, namespace: &str, manager: &str) -> Ctx 
     Ctx::new(def, &version, namespace, manager)
 }
 
+fn deleting(object: &Value) -> bool {
+    !object["metadata"]["deletionTimestamp"].is_null()
+}
+
+/// The owner reference marked `controller`, if any.
+fn controller_of(object: &Value) -> Option<&Value> {
+    object["metadata"]["ownerReferences"]
+        .as_array()?
+        .iter()
+        .find(|r| r["controller"] == true)
+}
+
+/// Whether `object`'s controller is `owner` (by uid, as the garbage collector matches).
+fn controlled_by(object: &Value, owner: &Value) -> bool {
+    controller_of(object).is_some_and(|r| r["uid"] == owner["metadata"]["uid"])
+}
+
+/// The reference a controller puts on what it creates (`SetControllerReference`).
+fn controller_reference(owner: &Value, api_version: &str, kind: &str) -> Value {
+    json!({
+        "apiVersion": api_version,
+        "kind": kind,
+        "name": owner["metadata"]["name"],
+        "uid": owner["metadata"]["uid"],
+        "controller": true,
+        "blockOwnerDeletion": true,
+    })
+}
+
 /// Writes `status` through the status subresource; unchanged status is a no-op.
 fn write_status(
     manager: &str,
-    store: &mut crate::store::Store,
+    store: &mut Store,
     def: &Arc<ResourceDef>,
     namespace: &str,
     name: &str,
-    object: &serde_json::Value,
-    status: serde_json::Value,
+    object: &Value,
+    status: Value,
 ) {
     let ctx = controller_ctx(def.clone(), namespace, manager);
     let mut candidate = ctx.present(object.clone());
@@ -119,4 +254,52 @@ fn write_status(
     if let Err(err) = ops::update(store, &ctx, name, candidate, Target::Status) {
         tracing::debug!(%err, name, "simulated controller could not write status");
     }
+}
+
+/// Writes a changed object (not its status); unchanged is a no-op.
+fn write(manager: &str, store: &mut Store, def: &Arc<ResourceDef>, object: Value) -> Option<Value> {
+    let namespace = object["metadata"]["namespace"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let name = object["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let ctx = controller_ctx(def.clone(), &namespace, manager);
+    ops::update(store, &ctx, &name, ctx.present(object), Target::Main)
+        .inspect_err(|err| tracing::debug!(%err, name, "simulated controller could not write"))
+        .ok()
+}
+
+/// Creates an object; a failure (say, a name taken by something else) is logged.
+fn create(
+    manager: &str,
+    store: &mut Store,
+    def: &Arc<ResourceDef>,
+    object: Value,
+) -> Option<Value> {
+    let namespace = object["metadata"]["namespace"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let ctx = controller_ctx(def.clone(), &namespace, manager);
+    ops::create(store, &ctx, ctx.present(object))
+        .inspect_err(|err| tracing::debug!(%err, "simulated controller could not create"))
+        .ok()
+}
+
+fn remove(manager: &str, store: &mut Store, def: &Arc<ResourceDef>, namespace: &str, name: &str) {
+    let ctx = controller_ctx(def.clone(), namespace, manager);
+    if let Err(err) = ops::delete(store, &ctx, name, &ops::DeleteOptions::default()) {
+        tracing::debug!(%err, name, "simulated controller could not delete");
+    }
+}
+
+/// A status without the fields Go's `omitempty` drops: zero counts.
+fn without_zeros(mut status: Value) -> Value {
+    if let Some(map) = status.as_object_mut() {
+        map.retain(|_, v| v.as_i64() != Some(0));
+    }
+    status
 }

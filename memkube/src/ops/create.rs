@@ -151,6 +151,11 @@ fn apply_defaults(ctx: &Ctx, object: &mut Value, timestamp: &str) -> ApiResult<(
             object["spec"]["finalizers"] = json!(["kubernetes"]);
             object["status"] = json!({ "phase": "Active" });
         }
+        // A controller's in-process put may bring the status the Pod should have.
+        ("", "pods") if object["status"]["phase"].is_null() => {
+            object["status"]["phase"] = json!("Pending");
+            object["status"]["qosClass"] = json!(qos_class(&object["spec"]));
+        }
         ("", "secrets") if object["type"].as_str().is_none_or(str::is_empty) => {
             object["type"] = json!("Opaque");
         }
@@ -161,6 +166,36 @@ fn apply_defaults(ctx: &Ctx, object: &mut Value, timestamp: &str) -> ApiResult<(
         _ => {}
     }
     Ok(())
+}
+
+/// The QoS class the API server derives from cpu and memory requests and limits
+/// (`GetPodQOS`); requests left out default to the limits.
+fn qos_class(spec: &Value) -> &'static str {
+    let quantity = |v: &Value| match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    };
+    let mut any = false;
+    let mut guaranteed = true;
+    for container in ["containers", "initContainers"]
+        .iter()
+        .filter_map(|list| spec[list].as_array())
+        .flatten()
+    {
+        let resources = &container["resources"];
+        for resource in ["cpu", "memory"] {
+            let limit = quantity(&resources["limits"][resource]);
+            let request = quantity(&resources["requests"][resource]).or_else(|| limit.clone());
+            any |= limit.is_some() || request.is_some();
+            guaranteed &= limit.is_some() && request == limit;
+        }
+    }
+    match (any, guaranteed) {
+        (false, _) => "BestEffort",
+        (true, true) => "Guaranteed",
+        (true, false) => "Burstable",
+    }
 }
 
 /// Starts (or keeps) serving the type a CRD defines once the CRD is stored.

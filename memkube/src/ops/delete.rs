@@ -1,6 +1,8 @@
 //! Deletion: preconditions, finalizers, and the cascades a real control plane performs
 //! (namespace contents, custom resources of a removed CRD, owner-referenced dependents).
 
+use std::sync::Arc;
+
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -176,8 +178,12 @@ fn remove_with_cascade(
             store.remove(&custom, &ns, &n);
         }
     }
-    if !orphan && let Some(uid) = removed["metadata"]["uid"].as_str() {
-        remove_dependents(store, uid);
+    if let Some(uid) = removed["metadata"]["uid"].as_str() {
+        if orphan {
+            orphan_dependents(store, uid);
+        } else {
+            remove_dependents(store, uid);
+        }
     }
     Some(removed)
 }
@@ -200,21 +206,42 @@ fn remove_namespace_contents(store: &mut Store, namespace: &str) {
     }
 }
 
-/// Background garbage collection of everything owned by `uid`.
-fn remove_dependents(store: &mut Store, uid: &str) {
-    let defs: Vec<_> = store.registry.all().cloned().collect();
-    let mut dependents = Vec::new();
-    for def in &defs {
-        for ((ns, name), object) in store.list(&def.group_resource(), None) {
+fn dependents(store: &Store, uid: &str) -> Vec<(Arc<ResourceDef>, Value)> {
+    let mut found = Vec::new();
+    for def in store.registry.all() {
+        for (_, object) in store.list(&def.group_resource(), None) {
             let owned = object["metadata"]["ownerReferences"]
                 .as_array()
                 .is_some_and(|refs| refs.iter().any(|r| r["uid"] == uid));
             if owned {
-                dependents.push((def.clone(), ns.clone(), name.clone()));
+                found.push((def.clone(), object.clone()));
             }
         }
     }
-    for (def, ns, name) in dependents {
+    found
+}
+
+/// Background garbage collection of everything owned by `uid`, cluster-scoped dependents
+/// (a Namespace owned by a Profile) included.
+fn remove_dependents(store: &mut Store, uid: &str) {
+    for (def, object) in dependents(store, uid) {
+        let (ns, name) = crate::store::object_key(&object);
         remove_with_cascade(store, &def, &ns, &name, false);
+    }
+}
+
+/// Orphaning: the garbage collector takes the owner's reference off its dependents, so
+/// nothing treats them as owned any more.
+fn orphan_dependents(store: &mut Store, uid: &str) {
+    for (def, mut object) in dependents(store, uid) {
+        if let Some(refs) = object["metadata"]["ownerReferences"].as_array_mut() {
+            refs.retain(|r| r["uid"] != uid);
+            if refs.is_empty()
+                && let Some(meta) = object["metadata"].as_object_mut()
+            {
+                meta.remove("ownerReferences");
+            }
+        }
+        store.commit(&def, object);
     }
 }

@@ -198,7 +198,9 @@ pub fn union(a: &Value, b: &Value) -> Value {
     Value::Object(out)
 }
 
-/// `a` without the fields in `b`; a node `b` names at all covers the node itself.
+/// `a` without the fields in `b`. A leaf of `a` (an empty map, say) goes only when `b`
+/// owns that node itself, not merely fields under it, as structured-merge-diff's member
+/// and prefix paths differ.
 pub fn subtract(a: &Value, b: &Value) -> Value {
     let Some(a_map) = a.as_object() else {
         return json!({});
@@ -210,7 +212,11 @@ pub fn subtract(a: &Value, b: &Value) -> Value {
             None => {
                 out.insert(k.clone(), v.clone());
             }
-            Some(_) if is_empty(v) => {}
+            Some(other) if is_empty(v) => {
+                if !is_empty(other) && other.get(".").is_none() {
+                    out.insert(k.clone(), v.clone());
+                }
+            }
             Some(other) => {
                 let rest = subtract(v, other);
                 if !is_empty(&rest) {

@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod kubectl;
+
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use kube::api::{Api, PostParams};
 use kube::{Client, Config};

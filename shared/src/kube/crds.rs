@@ -13,7 +13,8 @@ use serde::{Deserialize, Serialize};
     group = "kubeflow.org",
     version = "v1",
     kind = "Profile",
-    plural = "profiles"
+    plural = "profiles",
+    status = "ProfileStatus"
 )]
 #[serde(rename_all = "camelCase")]
 pub struct ProfileSpec {
@@ -28,6 +29,24 @@ pub struct ProfileOwner {
     pub kind: String,
     /// The owner's email.
     pub name: String,
+}
+
+/// What the profile controller reports: it appends a `Failed` condition when it cannot
+/// make the namespace (another owner's namespace of the same name) and never clears it.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+pub struct ProfileStatus {
+    #[serde(default)]
+    pub conditions: Vec<ProfileCondition>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+pub struct ProfileCondition {
+    #[serde(rename = "type")]
+    pub type_: String,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub message: Option<String>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]

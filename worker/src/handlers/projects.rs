@@ -47,6 +47,10 @@ use crate::registry::HandlerResult;
 /// it, before the attempt gives up (the runtime then retries the whole job).
 const MAX_ROUNDS: u32 = 12;
 
+/// The shortest pause between two looks at the profile controller's work, whatever the
+/// configuration says.
+const MIN_RECHECK: Duration = Duration::from_millis(100);
+
 /// A project as the cluster holds it.
 #[derive(Debug, Clone)]
 pub struct Live {
@@ -90,6 +94,19 @@ impl Backend {
         }
     }
 
+    /// For a create, a Kubeflow project also counts a bare namespace of its name, which
+    /// the profile controller would refuse to take over for another owner.
+    async fn read_for_create(
+        self,
+        client: &kube::Client,
+        name: &str,
+    ) -> Result<Option<Live>, Failure> {
+        match self {
+            Backend::Kubeflow => kubeflow::read_for_create(client, name).await,
+            Backend::Plain => plain::read(client, name).await,
+        }
+    }
+
     async fn delete(self, client: &kube::Client, name: &str) -> Result<bool, Failure> {
         match self {
             Backend::Kubeflow => kubeflow::delete(client, name).await,
@@ -104,6 +121,9 @@ pub async fn create(cmd: ProjectCreate, ctx: Context) -> HandlerResult {
     let client = ctx.kube()?;
     let owner = cmd.owner_email.normalized();
     let defaults = settings.quota_defaults().map_err(Failure::permanent)?;
+    if let Some((since, project)) = waiting(backend, &ctx) {
+        return await_profile(&ctx, &client, since, project).await;
+    }
     for round in 0..MAX_ROUNDS {
         let (name, live) = choose_name(backend, &client, &cmd, &owner).await?;
         if live.as_ref().is_some_and(|l| l.terminating) {
@@ -129,13 +149,8 @@ pub async fn create(cmd: ProjectCreate, ctx: Context) -> HandlerResult {
         if landed {
             let changed = live.is_none_or(|l| !same_quota(&l.hard, &hard));
             record_project(&ctx, backend, name.as_str(), &owner, &hard).await?;
-            return Ok(Outcome::Done(view(
-                backend,
-                name.as_str(),
-                &owner,
-                &hard,
-                changed,
-            )));
+            let project = view(backend, name.as_str(), &owner, &hard, changed);
+            return settle(backend, &ctx, &client, project).await;
         }
         pause(round).await;
     }
@@ -147,6 +162,9 @@ pub async fn update(cmd: ProjectUpdate, ctx: Context) -> HandlerResult {
     let backend = Backend::of(settings);
     let client = ctx.kube()?;
     let name = cmd.name.as_str();
+    if let Some((since, project)) = waiting(backend, &ctx) {
+        return await_profile(&ctx, &client, since, project).await;
+    }
     for round in 0..MAX_ROUNDS {
         let live = backend
             .read(&client, name)
@@ -170,7 +188,8 @@ pub async fn update(cmd: ProjectUpdate, ctx: Context) -> HandlerResult {
             };
         if landed {
             record_project(&ctx, backend, name, &owner, &hard).await?;
-            return Ok(Outcome::Done(view(backend, name, &owner, &hard, changed)));
+            let project = view(backend, name, &owner, &hard, changed);
+            return settle(backend, &ctx, &client, project).await;
         }
         pause(round).await;
     }
@@ -193,14 +212,38 @@ pub async fn delete(cmd: ProjectDelete, ctx: Context) -> HandlerResult {
             "would_delete": live.is_some().then(|| doomed(backend, name)),
         })));
     }
+    let earlier = ctx.previous_progress.as_ref();
     let deleted = match live {
         Some(_) => backend.delete(&client, name).await?,
         None => false,
-    };
+    } || earlier.is_some_and(|p| p["deleted"] == true);
     ctx.store()
         .delete_project(name)
         .await
         .map_err(|e| Failure::Transient(format!("recording the deletion of {name}: {e}")))?;
+    if backend == Backend::Kubeflow && kubeflow::namespace_remains(&client, name).await? {
+        let since = earlier
+            .and_then(|p| p["since"].as_i64())
+            .unwrap_or_else(now_ms);
+        let settings = &ctx.config().projects;
+        let limit = settings.profile_timeout_secs;
+        if now_ms().saturating_sub(since)
+            > i64::try_from(limit.saturating_mul(1000)).unwrap_or(i64::MAX)
+        {
+            return Err(Failure::Permanent(format!(
+                "namespace {name} was still there {limit}s after its Profile was deleted \
+                 (projects.profile_timeout_secs); a finalizer may be holding it"
+            )));
+        }
+        return Ok(Outcome::Recheck {
+            after: Duration::from_millis(settings.profile_check_ms).max(MIN_RECHECK),
+            progress: json!({
+                "waiting_for": format!("namespace {name} to be deleted"),
+                "since": since,
+                "deleted": deleted,
+            }),
+        });
+    }
     Ok(Outcome::Done(json!({"name": name, "deleted": deleted})))
 }
 
@@ -213,7 +256,7 @@ async fn choose_name(
     owner: &str,
 ) -> Result<(ProfileName, Option<Live>), Failure> {
     let first = cmd.profile_name();
-    let live = backend.read(client, first.as_str()).await?;
+    let live = backend.read_for_create(client, first.as_str()).await?;
     if live.as_ref().is_none_or(|l| owned_by(l, owner)) {
         return Ok((first, live));
     }
@@ -223,7 +266,7 @@ async fn choose_name(
         )));
     }
     let second = ProfileName::from_email_with_suffix(&cmd.owner_email);
-    let live = backend.read(client, second.as_str()).await?;
+    let live = backend.read_for_create(client, second.as_str()).await?;
     if live.as_ref().is_none_or(|l| owned_by(l, owner)) {
         tracing::info!(taken = %first, name = %second, "derived project name is taken; using the suffixed one");
         return Ok((second, live));
@@ -231,6 +274,61 @@ async fn choose_name(
     Err(Failure::Permanent(format!(
         "projects {first} and {second} both belong to other owners; give the project a `name`"
     )))
+}
+
+/// A plain project is done once written; a Kubeflow one once the profile controller
+/// has made its namespace and quota.
+async fn settle(
+    backend: Backend,
+    ctx: &Context,
+    client: &kube::Client,
+    project: serde_json::Value,
+) -> HandlerResult {
+    match backend {
+        Backend::Plain => Ok(Outcome::Done(project)),
+        Backend::Kubeflow => await_profile(ctx, client, now_ms(), project).await,
+    }
+}
+
+/// The wait a previous look at this job recorded: when it began and the project it
+/// waits for. The Profile is written by then, so the job only looks again.
+fn waiting(backend: Backend, ctx: &Context) -> Option<(i64, serde_json::Value)> {
+    let progress = ctx.previous_progress.as_ref()?;
+    (backend == Backend::Kubeflow)
+        .then(|| {
+            Some((
+                progress.get("since")?.as_i64()?,
+                progress.get("project")?.clone(),
+            ))
+        })
+        .flatten()
+}
+
+/// One look at the controller's work: done, refused, timed out, or look again later.
+async fn await_profile(
+    ctx: &Context,
+    client: &kube::Client,
+    since: i64,
+    project: serde_json::Value,
+) -> HandlerResult {
+    let name = project["name"].as_str().unwrap_or_default();
+    let what = match kubeflow::settled(client, name).await? {
+        kubeflow::Settled::Yes => return Ok(Outcome::Done(project)),
+        kubeflow::Settled::Waiting(what) => what,
+    };
+    let settings = &ctx.config().projects;
+    let limit = settings.profile_timeout_secs;
+    let elapsed_ms = now_ms().saturating_sub(since);
+    if elapsed_ms > i64::try_from(limit.saturating_mul(1000)).unwrap_or(i64::MAX) {
+        return Err(Failure::Permanent(format!(
+            "Kubeflow's profile controller did not make {what} within {limit}s \
+             (projects.profile_timeout_secs); Profile {name} is applied and left as it is"
+        )));
+    }
+    Ok(Outcome::Recheck {
+        after: Duration::from_millis(settings.profile_check_ms).max(MIN_RECHECK),
+        progress: json!({"waiting_for": what, "since": since, "project": project}),
+    })
 }
 
 /// Server-side apply of `object`, whose metadata may carry the resourceVersion read as
@@ -272,7 +370,7 @@ fn owned_by(live: &Live, owner: &str) -> bool {
 fn not_ours(name: &str) -> Failure {
     Failure::Permanent(format!(
         "namespace {name} exists but is not a Longshore project (no `{MANAGED_BY_LABEL}: \
-         longshore` label); it is left alone"
+         longshore` label, or no Profile); it is left alone"
     ))
 }
 

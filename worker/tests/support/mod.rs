@@ -28,8 +28,15 @@ impl Bench {
     }
 
     pub async fn with_config(config: Config) -> Bench {
+        Bench::with_controllers(config, true).await
+    }
+
+    /// A bench whose cluster runs no controllers when `on` is false (a Profile gets no
+    /// namespace, a Deployment no pods), as when a cluster's controller is down.
+    pub async fn with_controllers(config: Config, on: bool) -> Bench {
         let kube = MemKube::builder()
             .with_standard_crds()
+            .simulate_controllers(on)
             .start()
             .await
             .expect("in-memory Kubernetes API starts");
@@ -68,9 +75,20 @@ impl Bench {
         }
     }
 
-    /// Runs `command` through the registry, as the runtime dispatches it.
+    /// Runs `command` through the registry to its end, as the runtime would: each
+    /// `Recheck` records its progress and the next run of the same job starts from it.
     pub async fn run<C: Command>(&self, command: &C) -> Result<Outcome, Failure> {
-        self.run_in(command, self.context(1)).await
+        let mut ctx = self.context(1);
+        for _ in 0..400 {
+            match self.run_in(command, ctx.clone()).await {
+                Ok(Outcome::Recheck { progress, .. }) => {
+                    ctx.previous_progress = Some(progress);
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                }
+                other => return other,
+            }
+        }
+        panic!("{} never settled", C::KIND);
     }
 
     pub async fn run_in<C: Command>(&self, command: &C, ctx: Context) -> Result<Outcome, Failure> {

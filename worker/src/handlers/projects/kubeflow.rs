@@ -4,12 +4,18 @@
 
 use std::collections::BTreeMap;
 
+use k8s_openapi::api::core::v1::{Namespace, ResourceQuota};
 use kube::api::Api;
 use longshore_shared::job::Failure;
 use longshore_shared::kube::crds::{Profile, ProfileOwner, ProfileSpec, ResourceQuotaSpec};
 use longshore_shared::kube::{delete_if_exists, get_opt};
 
-use super::{Live, apply_at};
+use super::{Live, apply_at, same_quota};
+
+/// The annotation the controller puts the owner's email in.
+const OWNER: &str = "owner";
+/// The ResourceQuota the controller mirrors `resourceQuotaSpec` into.
+pub const QUOTA: &str = "kf-resource-quota";
 
 pub async fn read(client: &kube::Client, name: &str) -> Result<Option<Live>, Failure> {
     let api: Api<Profile> = Api::all(client.clone());
@@ -54,4 +60,102 @@ pub async fn apply_profile(
 pub async fn delete(client: &kube::Client, name: &str) -> Result<bool, Failure> {
     let api: Api<Profile> = Api::all(client.clone());
     delete_if_exists(&api, name).await
+}
+
+/// Where the profile controller is with a Profile (K8S-OPERATIONS §2, step 3).
+#[derive(Debug, PartialEq)]
+pub enum Settled {
+    /// The namespace is the owner's and its quota is the one applied.
+    Yes,
+    /// Still waiting for what is named.
+    Waiting(String),
+}
+
+/// Whether the controller has caught up with Profile `name` as it is now: namespace
+/// `name` annotated with its owner, and `kf-resource-quota` holding its `hard` (absent
+/// when empty). The live Profile is the measure, not what one job applied, since a
+/// concurrent update may have changed it since. The controller's `Failed` condition is
+/// a permanent failure with its message.
+pub async fn settled(client: &kube::Client, name: &str) -> Result<Settled, Failure> {
+    let profiles: Api<Profile> = Api::all(client.clone());
+    let Some(profile) = get_opt(&profiles, name).await? else {
+        return Err(Failure::Permanent(format!(
+            "Profile {name} was deleted before its namespace was made"
+        )));
+    };
+    if let Some(failed) = profile
+        .status
+        .iter()
+        .flat_map(|status| &status.conditions)
+        .find(|c| c.type_ == "Failed" && c.status.as_deref() != Some("False"))
+    {
+        return Err(Failure::Permanent(format!(
+            "Kubeflow's profile controller refused Profile {name}: {}",
+            failed.message.as_deref().unwrap_or("no message")
+        )));
+    }
+    let owner = profile.spec.owner.name.as_str();
+    let hard = profile
+        .spec
+        .resource_quota_spec
+        .map(|quota| quota.hard)
+        .unwrap_or_default();
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    let Some(namespace) = get_opt(&namespaces, name).await? else {
+        return Ok(Settled::Waiting(format!("namespace {name}")));
+    };
+    let annotated = namespace
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(OWNER))
+        .is_some_and(|o| o.eq_ignore_ascii_case(owner));
+    if !annotated {
+        return Ok(Settled::Waiting(format!(
+            "the `{OWNER}` annotation on namespace {name}"
+        )));
+    }
+    let quotas: Api<ResourceQuota> = Api::namespaced(client.clone(), name);
+    let live = get_opt(&quotas, QUOTA).await?;
+    let live_hard = live
+        .as_ref()
+        .and_then(|q| q.spec.as_ref())
+        .and_then(|s| s.hard.as_ref())
+        .map(|hard| {
+            hard.iter()
+                .map(|(k, v)| (k.clone(), v.0.clone()))
+                .collect::<BTreeMap<_, _>>()
+        });
+    Ok(match (hard.is_empty(), live_hard) {
+        (true, None) => Settled::Yes,
+        (true, Some(_)) => Settled::Waiting(format!("removal of {name}/{QUOTA}")),
+        (false, Some(live)) if same_quota(&live, &hard) => Settled::Yes,
+        (false, _) => Settled::Waiting(format!("{name}/{QUOTA} with the applied limits")),
+    })
+}
+
+/// For a create: the Profile, or when there is none a namespace of that name, which
+/// the controller would refuse unless its `owner` annotation is the owner's.
+pub async fn read_for_create(client: &kube::Client, name: &str) -> Result<Option<Live>, Failure> {
+    if let Some(live) = read(client, name).await? {
+        return Ok(Some(live));
+    }
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    Ok(get_opt(&namespaces, name).await?.map(|namespace| Live {
+        owner: namespace
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(OWNER))
+            .cloned(),
+        hard: BTreeMap::new(),
+        terminating: namespace.metadata.deletion_timestamp.is_some(),
+        version: None,
+    }))
+}
+
+/// Whether namespace `name` is still there (Terminating counts) after its Profile went.
+pub async fn namespace_remains(client: &kube::Client, name: &str) -> Result<bool, Failure> {
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    Ok(get_opt(&namespaces, name).await?.is_some())
 }
