@@ -85,10 +85,13 @@ pub enum Command {
 /// when cargo started it, `longshore` when that is what the PATH finds, else its path.
 pub fn invocation() -> String {
     let exe = std::env::current_exe().ok();
+    // Cargo builds into `target/` unless `CARGO_TARGET_DIR` says elsewhere.
+    let target_dir = std::env::var_os("CARGO_TARGET_DIR").map(std::path::PathBuf::from);
     let under_cargo = std::env::var_os("CARGO_MANIFEST_DIR").is_some()
-        && exe
-            .as_ref()
-            .is_some_and(|p| p.components().any(|c| c.as_os_str() == "target"));
+        && exe.as_ref().is_some_and(|p| {
+            p.components().any(|c| c.as_os_str() == "target")
+                || target_dir.as_ref().is_some_and(|dir| p.starts_with(dir))
+        });
     if under_cargo {
         return "cargo run --".to_owned();
     }
