@@ -35,7 +35,7 @@ async fn physics_objects() -> Bench {
     let bench = bench_with_dex(Config::default()).await;
     let physics = Some("physics");
     let created = bench
-        .run_in(
+        .run_to_end(
             &user(ALICE, &hash("alice-password")),
             as_tenant(&bench, physics),
         )
@@ -44,7 +44,7 @@ async fn physics_objects() -> Bench {
     let project = payload::<longshore_shared::command::projects::ProjectCreate>(
         json!({"owner_email": ALICE, "cpu_limit": "4"}),
     );
-    let created = bench.run_in(&project, as_tenant(&bench, physics)).await;
+    let created = bench.run_to_end(&project, as_tenant(&bench, physics)).await;
     assert!(matches!(created, Ok(Outcome::Done(_))), "{created:?}");
     let now = longshore_shared::clock::now_ms();
     let app = AppRecord {
@@ -69,7 +69,7 @@ async fn physics_objects() -> Bench {
 /// permanently.
 async fn refused<C: Command>(bench: &Bench, value: Value, tenant: Option<&str>) -> String {
     let command: C = payload(value);
-    match bench.run_in(&command, as_tenant(bench, tenant)).await {
+    match bench.run_to_end(&command, as_tenant(bench, tenant)).await {
         Err(Failure::Permanent(message)) => message,
         other => panic!("{} should be refused, got {other:?}", C::KIND),
     }
@@ -158,12 +158,12 @@ async fn the_owner_and_an_unrestricted_command_may_act_and_the_owner_stays_recor
     let bench = physics_objects().await;
     let update: ProjectUpdate = payload(json!({"name": PROJECT, "cpu_limit": "8"}));
     let owner = bench
-        .run_in(&update, as_tenant(&bench, Some("physics")))
+        .run_to_end(&update, as_tenant(&bench, Some("physics")))
         .await;
     assert!(matches!(owner, Ok(Outcome::Done(_))), "{owner:?}");
 
     let update: ProjectUpdate = payload(json!({"name": PROJECT, "memory_limit": "16"}));
-    let admin = bench.run_in(&update, as_tenant(&bench, None)).await;
+    let admin = bench.run_to_end(&update, as_tenant(&bench, None)).await;
     assert!(matches!(admin, Ok(Outcome::Done(_))), "{admin:?}");
     let project = bench
         .services
@@ -181,7 +181,7 @@ async fn the_owner_and_an_unrestricted_command_may_act_and_the_owner_stays_recor
     );
 
     let delete: UserDelete = payload(json!({"email": ALICE}));
-    let admin = bench.run_in(&delete, as_tenant(&bench, None)).await;
+    let admin = bench.run_to_end(&delete, as_tenant(&bench, None)).await;
     assert!(matches!(admin, Ok(Outcome::Done(_))), "{admin:?}");
     assert!(entry(&dex_yaml(&bench), ALICE).is_none());
 }

@@ -78,7 +78,15 @@ impl Bench {
     /// Runs `command` through the registry to its end, as the runtime would: each
     /// `Recheck` records its progress and the next run of the same job starts from it.
     pub async fn run<C: Command>(&self, command: &C) -> Result<Outcome, Failure> {
-        let mut ctx = self.context(1);
+        self.run_to_end(command, self.context(1)).await
+    }
+
+    /// [`Bench::run`] in the given context.
+    pub async fn run_to_end<C: Command>(
+        &self,
+        command: &C,
+        mut ctx: Context,
+    ) -> Result<Outcome, Failure> {
         for _ in 0..400 {
             match self.run_in(command, ctx.clone()).await {
                 Ok(Outcome::Recheck { progress, .. }) => {
