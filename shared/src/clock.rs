@@ -23,3 +23,9 @@ pub fn to_rfc3339(ms: Millis) -> String {
 pub fn millis(d: std::time::Duration) -> Millis {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
+
+/// Whether a wait that began at `since_ms` has lasted longer than `limit_secs`.
+pub fn waited_longer_than(since_ms: i64, limit_secs: u64) -> bool {
+    let limit_ms = i64::try_from(limit_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+    now_ms().saturating_sub(since_ms) > limit_ms
+}

@@ -419,6 +419,19 @@ async fn a_namespace_made_by_hand_is_never_handed_to_a_profile() {
         matches!(named, Err(Failure::Permanent(ref m)) if m.contains("another owner")),
         "{named:?}"
     );
+
+    let deleted = bench.run(&delete("user-example-com")).await.unwrap();
+    assert!(
+        matches!(deleted, Outcome::Done(ref v) if v["deleted"] == false),
+        "{deleted:?}"
+    );
+    assert!(
+        bench
+            .kube
+            .get("v1", "namespaces", None, "user-example-com")
+            .is_some(),
+        "a namespace no Profile owns is not waited for, nor removed"
+    );
 }
 
 #[tokio::test]

@@ -16,6 +16,21 @@ pub enum Outcome {
     },
 }
 
+/// The shortest pause between two looks at work under way, whatever a configuration
+/// says, so a zero cannot turn a wait into a busy loop against the API server.
+pub const MIN_RECHECK: Duration = Duration::from_millis(100);
+
+impl Outcome {
+    /// Look again after `check_ms` (never sooner than [`MIN_RECHECK`]), recording
+    /// `progress` for the next look.
+    pub fn recheck(check_ms: u64, progress: serde_json::Value) -> Outcome {
+        Outcome::Recheck {
+            after: Duration::from_millis(check_ms).max(MIN_RECHECK),
+            progress,
+        }
+    }
+}
+
 /// Why an attempt failed, classified once where the cause is known.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum Failure {

@@ -11,14 +11,12 @@
 mod render;
 mod rollout;
 
-use std::time::Duration;
-
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::networking::v1::Ingress;
 use kube::Api;
 use kube::api::{Patch, PatchParams};
-use longshore_shared::clock::{now_ms, to_rfc3339};
+use longshore_shared::clock::{now_ms, to_rfc3339, waited_longer_than};
 use longshore_shared::command::apps::{AppDelete, AppDeploy, AppRestart, AppSpec};
 use longshore_shared::domain::AppId;
 use longshore_shared::job::{Failure, Outcome};
@@ -35,10 +33,6 @@ use crate::registry::HandlerResult;
 pub const DEPLOYING: &str = "DEPLOYING";
 pub const RUNNING: &str = "RUNNING";
 pub const FAILED: &str = "FAILED";
-
-/// The shortest pause between two looks at a rollout, whatever the configuration says,
-/// so a zero cannot turn a wait into a busy loop against the API server.
-const MIN_RECHECK: Duration = Duration::from_millis(100);
 
 pub async fn deploy(cmd: AppDeploy, ctx: Context) -> HandlerResult {
     let result = deploy_app(&cmd, &ctx).await;
@@ -227,18 +221,17 @@ async fn await_rollout(
         Rollout::Failed(reason) => Err(Failure::Permanent(reason)),
         Rollout::Waiting(what) => {
             let limit = config.rollout_timeout_secs;
-            let elapsed_ms = now_ms().saturating_sub(progress.since);
-            if elapsed_ms > i64::try_from(limit.saturating_mul(1000)).unwrap_or(i64::MAX) {
+            if waited_longer_than(progress.since, limit) {
                 return Err(Failure::Permanent(format!(
                     "rollout did not complete within {limit}s (apps.rollout_timeout_secs): \
                      still waiting for {what}"
                 )));
             }
             progress.waiting_for = Some(what);
-            Ok(Outcome::Recheck {
-                after: Duration::from_millis(config.rollout_check_ms).max(MIN_RECHECK),
-                progress: progress.to_json(),
-            })
+            Ok(Outcome::recheck(
+                config.rollout_check_ms,
+                progress.to_json(),
+            ))
         }
     }
 }

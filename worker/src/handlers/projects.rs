@@ -26,7 +26,7 @@ use std::fmt::Debug;
 use std::time::Duration;
 
 use kube::api::{Api, Patch, PatchParams};
-use longshore_shared::clock::now_ms;
+use longshore_shared::clock::{now_ms, waited_longer_than};
 use longshore_shared::command::projects::{ProjectCreate, ProjectDelete, ProjectUpdate};
 use longshore_shared::config::ProjectsConfig;
 use longshore_shared::domain::{ProfileName, Quantity, merge_quota};
@@ -46,10 +46,6 @@ use crate::registry::HandlerResult;
 /// How often a quota write is re-made on a fresh read after the object changed under
 /// it, before the attempt gives up (the runtime then retries the whole job).
 const MAX_ROUNDS: u32 = 12;
-
-/// The shortest pause between two looks at the profile controller's work, whatever the
-/// configuration says.
-const MIN_RECHECK: Duration = Duration::from_millis(100);
 
 /// A project as the cluster holds it.
 #[derive(Debug, Clone)]
@@ -221,28 +217,27 @@ pub async fn delete(cmd: ProjectDelete, ctx: Context) -> HandlerResult {
         .delete_project(name)
         .await
         .map_err(|e| Failure::Transient(format!("recording the deletion of {name}: {e}")))?;
-    if backend == Backend::Kubeflow && kubeflow::namespace_remains(&client, name).await? {
+    // Only a namespace that goes with a Profile is waited for: one of that name without
+    // a Profile (made by hand) is not this project's and never goes.
+    if backend == Backend::Kubeflow && deleted && kubeflow::namespace_remains(&client, name).await?
+    {
         let since = earlier
             .and_then(|p| p["since"].as_i64())
             .unwrap_or_else(now_ms);
         let settings = &ctx.config().projects;
         let limit = settings.profile_timeout_secs;
-        if now_ms().saturating_sub(since)
-            > i64::try_from(limit.saturating_mul(1000)).unwrap_or(i64::MAX)
-        {
+        if waited_longer_than(since, limit) {
             return Err(Failure::Permanent(format!(
                 "namespace {name} was still there {limit}s after its Profile was deleted \
                  (projects.profile_timeout_secs); a finalizer may be holding it"
             )));
         }
-        return Ok(Outcome::Recheck {
-            after: Duration::from_millis(settings.profile_check_ms).max(MIN_RECHECK),
-            progress: json!({
-                "waiting_for": format!("namespace {name} to be deleted"),
-                "since": since,
-                "deleted": deleted,
-            }),
+        let progress = json!({
+            "waiting_for": format!("namespace {name} to be deleted"),
+            "since": since,
+            "deleted": deleted,
         });
+        return Ok(Outcome::recheck(settings.profile_check_ms, progress));
     }
     Ok(Outcome::Done(json!({"name": name, "deleted": deleted})))
 }
@@ -293,15 +288,14 @@ async fn settle(
 /// The wait a previous look at this job recorded: when it began and the project it
 /// waits for. The Profile is written by then, so the job only looks again.
 fn waiting(backend: Backend, ctx: &Context) -> Option<(i64, serde_json::Value)> {
+    if backend != Backend::Kubeflow {
+        return None;
+    }
     let progress = ctx.previous_progress.as_ref()?;
-    (backend == Backend::Kubeflow)
-        .then(|| {
-            Some((
-                progress.get("since")?.as_i64()?,
-                progress.get("project")?.clone(),
-            ))
-        })
-        .flatten()
+    Some((
+        progress.get("since")?.as_i64()?,
+        progress.get("project")?.clone(),
+    ))
 }
 
 /// One look at the controller's work: done, refused, timed out, or look again later.
@@ -318,17 +312,14 @@ async fn await_profile(
     };
     let settings = &ctx.config().projects;
     let limit = settings.profile_timeout_secs;
-    let elapsed_ms = now_ms().saturating_sub(since);
-    if elapsed_ms > i64::try_from(limit.saturating_mul(1000)).unwrap_or(i64::MAX) {
+    if waited_longer_than(since, limit) {
         return Err(Failure::Permanent(format!(
             "Kubeflow's profile controller did not make {what} within {limit}s \
              (projects.profile_timeout_secs); Profile {name} is applied and left as it is"
         )));
     }
-    Ok(Outcome::Recheck {
-        after: Duration::from_millis(settings.profile_check_ms).max(MIN_RECHECK),
-        progress: json!({"waiting_for": what, "since": since, "project": project}),
-    })
+    let progress = json!({"waiting_for": what, "since": since, "project": project});
+    Ok(Outcome::recheck(settings.profile_check_ms, progress))
 }
 
 /// Server-side apply of `object`, whose metadata may carry the resourceVersion read as

@@ -104,12 +104,7 @@ pub async fn settled(client: &kube::Client, name: &str) -> Result<Settled, Failu
     let Some(namespace) = get_opt(&namespaces, name).await? else {
         return Ok(Settled::Waiting(format!("namespace {name}")));
     };
-    let annotated = namespace
-        .metadata
-        .annotations
-        .as_ref()
-        .and_then(|a| a.get(OWNER))
-        .is_some_and(|o| o.eq_ignore_ascii_case(owner));
+    let annotated = owner_of(&namespace).is_some_and(|o| o.eq_ignore_ascii_case(owner));
     if !annotated {
         return Ok(Settled::Waiting(format!(
             "the `{OWNER}` annotation on namespace {name}"
@@ -142,12 +137,7 @@ pub async fn read_for_create(client: &kube::Client, name: &str) -> Result<Option
     }
     let namespaces: Api<Namespace> = Api::all(client.clone());
     Ok(get_opt(&namespaces, name).await?.map(|namespace| Live {
-        owner: namespace
-            .metadata
-            .annotations
-            .as_ref()
-            .and_then(|a| a.get(OWNER))
-            .cloned(),
+        owner: owner_of(&namespace).cloned(),
         hard: BTreeMap::new(),
         terminating: namespace.metadata.deletion_timestamp.is_some(),
         version: None,
@@ -158,4 +148,9 @@ pub async fn read_for_create(client: &kube::Client, name: &str) -> Result<Option
 pub async fn namespace_remains(client: &kube::Client, name: &str) -> Result<bool, Failure> {
     let namespaces: Api<Namespace> = Api::all(client.clone());
     Ok(get_opt(&namespaces, name).await?.is_some())
+}
+
+/// The owner the controller wrote on a namespace.
+fn owner_of(namespace: &Namespace) -> Option<&String> {
+    namespace.metadata.annotations.as_ref()?.get(OWNER)
 }
