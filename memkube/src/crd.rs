@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use crate::error::{ApiError, Cause, Subject};
 use crate::registry::version_priority;
-use crate::resources::ResourceDef;
+use crate::resources::{PrinterColumn, ResourceDef};
 
 /// Reads the served type out of a CRD object, rejecting definitions a real server would.
 pub fn resource_def(crd: &Value) -> Result<ResourceDef, ApiError> {
@@ -76,6 +76,7 @@ pub fn resource_def(crd: &Value) -> Result<ResourceDef, ApiError> {
             })
             .unwrap_or_default()
     };
+    let printer_columns = printer_columns(&versions, &served[0]);
     Ok(ResourceDef {
         group: group.to_string(),
         versions: served,
@@ -96,7 +97,31 @@ pub fn resource_def(crd: &Value) -> Result<ResourceDef, ApiError> {
         scale_subresource: has_sub("scale"),
         generation: true,
         custom: true,
+        printer_columns,
     })
+}
+
+/// The columns of the preferred version, the one a table request usually names.
+fn printer_columns(versions: &[&Value], preferred: &str) -> Vec<PrinterColumn> {
+    let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
+    versions
+        .iter()
+        .find(|v| v["name"] == preferred)
+        .and_then(|v| v["additionalPrinterColumns"].as_array())
+        .map(|columns| {
+            columns
+                .iter()
+                .map(|c| PrinterColumn {
+                    name: text(&c["name"]),
+                    kind: text(&c["type"]),
+                    format: text(&c["format"]),
+                    description: text(&c["description"]),
+                    priority: c["priority"].as_i64().unwrap_or(0),
+                    json_path: text(&c["jsonPath"]),
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// The status a real apiextensions server settles on for a definition it accepted.
@@ -165,23 +190,67 @@ fn crd(group: &str, kind: &str, plural: &str, scope: &str, short: &[&str]) -> Va
     })
 }
 
+/// A KubeVirt definition as virt-operator installs it: in the `all` category, with its
+/// printer columns. Instances have no status subresource; virt-handler writes them whole.
+fn kubevirt_crd(kind: &str, plural: &str, short: &[&str], columns: Value, status: bool) -> Value {
+    let mut definition = crd("kubevirt.io", kind, plural, "Namespaced", short);
+    definition["spec"]["names"]["categories"] = json!(["all"]);
+    let version = &mut definition["spec"]["versions"][0];
+    version["additionalPrinterColumns"] = columns;
+    if !status && let Some(version) = version.as_object_mut() {
+        version.remove("subresources");
+    }
+    definition
+}
+
+fn column(name: &str, kind: &str, json_path: &str) -> Value {
+    json!({ "name": name, "type": kind, "jsonPath": json_path })
+}
+
+fn ready_column() -> Value {
+    column(
+        "Ready",
+        "string",
+        ".status.conditions[?(@.type=='Ready')].status",
+    )
+}
+
 /// Kubeflow Profile and KubeVirt VirtualMachine/VirtualMachineInstance definitions.
 pub fn standard_crds() -> Vec<Value> {
+    let age = column("Age", "date", ".metadata.creationTimestamp");
+    let mut status = column("Status", "string", ".status.printableStatus");
+    status["description"] = json!("Human Readable Status");
+    let wide = |name: &str, kind: &str| {
+        let path = format!(".status.conditions[?(@.type=='{kind}')].status");
+        let mut c = column(name, "string", &path);
+        c["priority"] = json!(1);
+        c
+    };
+    let vm_columns = json!([age.clone(), status, ready_column()]);
+    let vmi_columns = json!([
+        age,
+        column("Phase", "string", ".status.phase"),
+        column("IP", "string", ".status.interfaces[0].ipAddress"),
+        column("NodeName", "string", ".status.nodeName"),
+        ready_column(),
+        wide("Live-Migratable", "LiveMigratable"),
+        wide("Paused", "Paused"),
+    ]);
     vec![
         crd("kubeflow.org", "Profile", "profiles", "Cluster", &[]),
-        crd(
-            "kubevirt.io",
+        kubevirt_crd(
             "VirtualMachine",
             "virtualmachines",
-            "Namespaced",
             &["vm", "vms"],
+            vm_columns,
+            true,
         ),
-        crd(
-            "kubevirt.io",
+        kubevirt_crd(
             "VirtualMachineInstance",
             "virtualmachineinstances",
-            "Namespaced",
             &["vmi", "vmis"],
+            vmi_columns,
+            false,
         ),
     ]
 }
@@ -197,6 +266,30 @@ mod tests {
         assert!(!def.namespaced);
         assert!(def.status_subresource);
         assert_eq!(def.api_version(&def.versions[0]), "kubeflow.org/v1");
+    }
+
+    #[test]
+    fn instance_definition_prints_kubevirt_columns_and_has_no_status_subresource() {
+        let def = resource_def(&standard_crds()[2]).unwrap();
+        let names: Vec<&str> = def
+            .printer_columns
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "Age",
+                "Phase",
+                "IP",
+                "NodeName",
+                "Ready",
+                "Live-Migratable",
+                "Paused"
+            ]
+        );
+        assert!(!def.status_subresource);
+        assert_eq!(def.categories, ["all"]);
     }
 
     #[test]

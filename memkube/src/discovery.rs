@@ -29,7 +29,7 @@ pub fn core_versions(server_address: &str) -> Value {
     })
 }
 
-fn group_doc(name: &str, versions: &[String]) -> Value {
+pub fn group_doc(name: &str, versions: &[String]) -> Value {
     let gv = |v: &String| json!({ "groupVersion": format!("{name}/{v}"), "version": v });
     json!({
         "name": name,
@@ -39,11 +39,15 @@ fn group_doc(name: &str, versions: &[String]) -> Value {
 }
 
 pub fn groups(registry: &Registry) -> Value {
-    let groups: Vec<Value> = registry
+    let mut groups: Vec<Value> = registry
         .groups()
         .iter()
         .map(|(name, versions)| group_doc(name, versions))
         .collect();
+    // Aggregated through an APIService of virt-api's, not served from the registry.
+    if crate::virt_api::installed(registry) {
+        groups.push(crate::virt_api::group_doc());
+    }
     json!({ "kind": "APIGroupList", "apiVersion": "v1", "groups": groups })
 }
 

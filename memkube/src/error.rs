@@ -98,6 +98,20 @@ impl ApiError {
         err
     }
 
+    pub fn forbidden(subject: Subject<'_>, why: &str) -> Self {
+        let mut err = Self::new(
+            403,
+            "Forbidden",
+            format!(
+                "{} \"{}\" is forbidden: {why}",
+                subject.qualified(),
+                subject.name
+            ),
+        );
+        err.details = Some(subject.details());
+        err
+    }
+
     pub fn stale_resource_version(subject: Subject<'_>) -> Self {
         Self::conflict(
             subject,

@@ -52,11 +52,19 @@ pub enum Route {
     CoreVersions,
     Groups,
     Group(String),
-    GroupVersion { group: String, version: String },
+    GroupVersion {
+        group: String,
+        version: String,
+    },
     OpenApiV2,
     OpenApiV3Index,
-    OpenApiV3 { group: String, version: String },
+    OpenApiV3 {
+        group: String,
+        version: String,
+    },
     Resource(ResourcePath),
+    /// Below `/apis/subresources.kubevirt.io`, virt-api's group: the segments after it.
+    VirtApi(Vec<String>),
     Unknown,
 }
 
@@ -80,6 +88,9 @@ pub fn route(path: &str) -> Route {
         ["healthz" | "readyz" | "livez", ..] => Route::Health,
         ["api"] => Route::CoreVersions,
         ["apis"] => Route::Groups,
+        ["apis", group, rest @ ..] if *group == crate::virt_api::GROUP => {
+            Route::VirtApi(rest.iter().map(|s| s.to_string()).collect())
+        }
         ["apis", group] => Route::Group(group.to_string()),
         ["openapi", "v2"] | ["swagger.json"] => Route::OpenApiV2,
         ["openapi", "v3"] => Route::OpenApiV3Index,

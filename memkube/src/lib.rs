@@ -21,6 +21,7 @@ mod faults;
 mod handle;
 mod handlers;
 mod http;
+mod kubevirt;
 mod managed;
 mod node;
 mod openapi;
@@ -37,6 +38,7 @@ mod state;
 mod store;
 mod table;
 mod validate;
+mod virt_api;
 mod watch;
 
 use std::net::{Ipv4Addr, SocketAddr};
@@ -92,7 +94,8 @@ impl Builder {
     }
 
     /// Pre-registers Kubeflow `Profile` (cluster-scoped) and KubeVirt `VirtualMachine` and
-    /// `VirtualMachineInstance` (namespaced).
+    /// `VirtualMachineInstance` (namespaced). With KubeVirt's types installed, virt-api's
+    /// `subresources.kubevirt.io` group (start, stop, restart, pause, unpause) is served too.
     pub fn with_standard_crds(mut self) -> Self {
         self.standard_crds = true;
         self

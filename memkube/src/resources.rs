@@ -21,6 +21,20 @@ pub struct ResourceDef {
     pub generation: bool,
     /// Custom resources have no strategic-merge schema and keep lists atomic.
     pub custom: bool,
+    /// A CRD's `additionalPrinterColumns`; built-in types print through their own columns.
+    pub printer_columns: Vec<PrinterColumn>,
+}
+
+/// One `additionalPrinterColumns` entry of a CRD version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrinterColumn {
+    pub name: String,
+    /// The column's `type`: string, integer, number, boolean or date.
+    pub kind: String,
+    pub format: String,
+    pub description: String,
+    pub priority: i64,
+    pub json_path: String,
 }
 
 /// Storage identity of a resource type: versions share one storage.
@@ -148,6 +162,7 @@ fn parse_row(line: &str) -> ResourceDef {
         scale_subresource: traits.iter().any(|s| s == "scale"),
         generation: traits.iter().any(|s| s == "generation"),
         custom: false,
+        printer_columns: Vec::new(),
     }
 }
 

@@ -108,6 +108,7 @@ async fn handle(shared: &Arc<Shared>, path: &str, request: Request<'_>) -> Respo
             openapi::v3_group_version(&shared.read().registry, &group, &version)
         }
         Route::Resource(resource) => handlers::resource(shared.clone(), resource, request).await,
+        Route::VirtApi(rest) => crate::virt_api::serve(shared, &rest, &request),
         Route::Unknown => not_found_body(),
     }
 }

@@ -27,6 +27,8 @@ impl IncludeObject {
     }
 }
 
+mod custom;
+mod jsonpath;
 mod workloads;
 
 type Cell = fn(&Value) -> Value;
@@ -103,44 +105,76 @@ fn columns(def: &ResourceDef) -> Vec<Column> {
             }),
             col("Cluster-IP", "string", |o| text(&o["spec"]["clusterIP"])),
         ],
-        ("kubevirt.io", "virtualmachines") => vec![
-            col("Status", "string", |o| {
-                text(&o["status"]["printableStatus"])
-            }),
-            col("Ready", "string", |o| text(&o["status"]["ready"])),
-        ],
-        ("kubevirt.io", "virtualmachineinstances") => {
-            vec![col("Phase", "string", |o| text(&o["status"]["phase"]))]
-        }
         _ => Vec::new(),
     };
     columns.push(AGE);
     columns
 }
 
-/// Kubernetes' short human age: `42s`, `5m`, `3h`, `2d`.
+/// How long ago `created` was, as kubectl shows ages.
 pub fn age(created: &Value) -> Value {
-    let Some(created) = created
+    match created
         .as_str()
         .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
-    else {
-        return json!("<unknown>");
+    {
+        Some(at) => json!(human_age(at.with_timezone(&chrono::Utc))),
+        None => json!("<unknown>"),
+    }
+}
+
+pub fn human_age(since: chrono::DateTime<chrono::Utc>) -> String {
+    human_duration((chrono::Utc::now() - since).num_seconds())
+}
+
+/// Kubernetes' `duration.HumanDuration`: two units while short (minutes and seconds,
+/// hours and minutes, days and hours), one as it grows.
+pub fn human_duration(secs: i64) -> String {
+    let (minutes, hours) = (secs / 60, secs / 3600);
+    let days = hours / 24;
+    let years = days / 365;
+    let precise = |big: i64, unit: &str, small: i64, small_unit: &str| {
+        if small == 0 {
+            format!("{big}{unit}")
+        } else {
+            format!("{big}{unit}{small}{small_unit}")
+        }
     };
-    let secs = (chrono::Utc::now() - created.with_timezone(&chrono::Utc))
-        .num_seconds()
-        .max(0);
-    json!(match secs {
+    match secs {
+        s if s < -1 => "<invalid>".to_string(),
+        s if s < 0 => "0s".to_string(),
         s if s < 120 => format!("{s}s"),
-        s if s < 2 * 3600 => format!("{}m", s / 60),
-        s if s < 48 * 3600 => format!("{}h", s / 3600),
-        s => format!("{}d", s / 86400),
-    })
+        _ if minutes < 10 => precise(minutes, "m", secs % 60, "s"),
+        _ if minutes < 3 * 60 => format!("{minutes}m"),
+        _ if hours < 8 => precise(hours, "h", minutes % 60, "m"),
+        _ if hours < 48 => format!("{hours}h"),
+        _ if hours < 8 * 24 => precise(days, "d", hours % 24, "h"),
+        _ if hours < 2 * 365 * 24 => format!("{days}d"),
+        _ if hours < 8 * 365 * 24 => precise(years, "y", days % 365, "d"),
+        _ => format!("{years}y"),
+    }
+}
+
+fn column_definitions(def: &ResourceDef) -> Vec<Value> {
+    if def.custom {
+        return custom::definitions(def);
+    }
+    let name = col("Name", "string", |o| o["metadata"]["name"].clone());
+    let mut definitions = vec![definition(&name)];
+    definitions.extend(columns(def).iter().map(definition));
+    definitions
+}
+
+fn cells(def: &ResourceDef, object: &Value) -> Vec<Value> {
+    if def.custom {
+        return custom::cells(def, object);
+    }
+    let mut cells = vec![object["metadata"]["name"].clone()];
+    cells.extend(columns(def).iter().map(|column| (column.cell)(object)));
+    cells
 }
 
 fn row(def: &ResourceDef, object: &Value, include: IncludeObject) -> Value {
-    let mut cells = vec![object["metadata"]["name"].clone()];
-    cells.extend(columns(def).iter().map(|column| (column.cell)(object)));
-    let mut row = json!({ "cells": cells });
+    let mut row = json!({ "cells": cells(def, object) });
     match include {
         IncludeObject::None => {}
         IncludeObject::Object => row["object"] = object.clone(),
@@ -162,14 +196,25 @@ pub fn table(
     metadata: Value,
     include: IncludeObject,
 ) -> Value {
-    let name = col("Name", "string", |o| o["metadata"]["name"].clone());
-    let mut definitions = vec![definition(&name)];
-    definitions.extend(columns(def).iter().map(definition));
     json!({
         "kind": "Table",
         "apiVersion": "meta.k8s.io/v1",
         "metadata": metadata,
-        "columnDefinitions": definitions,
+        "columnDefinitions": column_definitions(def),
         "rows": objects.iter().map(|o| row(def, o, include)).collect::<Vec<_>>(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::human_duration;
+
+    #[test]
+    fn ages_read_like_kubectl_ages() {
+        assert_eq!(human_duration(42), "42s");
+        assert_eq!(human_duration(330), "5m30s");
+        assert_eq!(human_duration(12 * 60 + 5), "12m");
+        assert_eq!(human_duration(3 * 3600 + 12 * 60), "3h12m");
+        assert_eq!(human_duration(52 * 3600), "2d4h");
+    }
 }

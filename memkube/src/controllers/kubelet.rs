@@ -69,7 +69,7 @@ pub fn sync(store: &mut Store, namespace: &str, name: &str) {
 }
 
 /// Whether the scheduler may put `pod` on `node`: Ready, schedulable, labels matching.
-fn fits(pod: &Value, node: &Value) -> bool {
+pub(super) fn fits(pod: &Value, node: &Value) -> bool {
     let ready = node["status"]["conditions"].as_array().is_some_and(|cs| {
         cs.iter()
             .any(|c| c["type"] == "Ready" && c["status"] == "True")
@@ -84,8 +84,9 @@ fn fits(pod: &Value, node: &Value) -> bool {
     ready && selected && node["spec"]["unschedulable"] != true
 }
 
-fn unschedulable(pod: &Value, nodes: usize, now: &str) -> Value {
-    let message = if nodes == 0 {
+/// The scheduler's explanation when none of `nodes` fits.
+pub(super) fn unschedulable_message(nodes: usize) -> String {
+    if nodes == 0 {
         "no nodes available to schedule pods".to_string()
     } else {
         format!(
@@ -93,7 +94,11 @@ fn unschedulable(pod: &Value, nodes: usize, now: &str) -> Value {
              affinity/selector. preemption: 0/{nodes} nodes are available: {nodes} \
              Preemption is not helpful for scheduling."
         )
-    };
+    }
+}
+
+fn unschedulable(pod: &Value, nodes: usize, now: &str) -> Value {
+    let message = unschedulable_message(nodes);
     let previous = &pod["status"];
     let mut status = previous.clone();
     status["phase"] = json!("Pending");
@@ -108,20 +113,32 @@ fn unschedulable(pod: &Value, nodes: usize, now: &str) -> Value {
     status
 }
 
-/// The lowest address of the pod network no Pod holds.
-fn free_pod_ip(store: &Store) -> String {
-    let used: HashSet<String> = served(store, "", "pods")
-        .map(|pods| {
-            store
-                .list(&pods.group_resource(), None)
-                .filter_map(|(_, p)| p["status"]["podIP"].as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
+/// The lowest address of the pod network no Pod holds, nor a VM instance (which, on a
+/// real cluster, has it through its launcher Pod).
+pub(super) fn free_pod_ip(store: &Store) -> String {
+    let used: HashSet<String> = addresses(store, "", "pods", |p| &p["status"]["podIP"])
+        .into_iter()
+        .chain(addresses(
+            store,
+            "kubevirt.io",
+            "virtualmachineinstances",
+            |i| &i["status"]["interfaces"][0]["ipAddress"],
+        ))
+        .collect();
     (2u32..0xfffe)
         .map(|n| format!("10.244.{}.{}", n / 256, n % 256))
         .find(|ip| !used.contains(ip))
         .unwrap_or_else(|| "10.244.255.254".to_string())
+}
+
+fn addresses(store: &Store, group: &str, plural: &str, at: fn(&Value) -> &Value) -> Vec<String> {
+    let Some(def) = served(store, group, plural) else {
+        return Vec::new();
+    };
+    store
+        .list(&def.group_resource(), None)
+        .filter_map(|(_, object)| at(object).as_str().map(str::to_string))
+        .collect()
 }
 
 /// The rollout annotation of the Pod's topmost simulated owner.

@@ -1,7 +1,7 @@
 //! Simulated controllers: the bits of a control plane that Longshore's clients wait on
-//! (Deployments with their ReplicaSets and Pods, the scheduler and kubelet, KubeVirt VM
-//! instances, Kubeflow profiles). Each reacts to store events after a short delay, so
-//! clients observe the transition, and writes through the normal API path.
+//! (Deployments with their ReplicaSets and Pods, the scheduler and kubelet, KubeVirt VMs
+//! and their instances, Kubeflow profiles). Each reacts to store events after a short
+//! delay, so clients observe the transition, and writes through the normal API path.
 
 mod deployment;
 mod kubelet;
@@ -56,6 +56,7 @@ enum Controller {
     ReplicaSet,
     Kubelet,
     VirtualMachine,
+    VirtualMachineInstance,
     Profile,
 }
 
@@ -65,7 +66,8 @@ impl Controller {
             Self::Deployment => deployment::sync(store, namespace, name),
             Self::ReplicaSet => replicaset::reconcile(store, namespace, name),
             Self::Kubelet => kubelet::sync(store, namespace, name),
-            Self::VirtualMachine => kubevirt::reconcile(store, namespace, name),
+            Self::VirtualMachine => kubevirt::reconcile_vm(store, namespace, name),
+            Self::VirtualMachineInstance => kubevirt::reconcile_instance(store, namespace, name),
             Self::Profile => profile::reconcile(store, name),
         }
     }
@@ -141,9 +143,23 @@ impl Queue {
                 for (ns, pod) in self.unscheduled_pods() {
                     self.later(Controller::Kubelet, &ns, &pod);
                 }
+                for (ns, vmi) in self.unscheduled_instances() {
+                    self.later(Controller::VirtualMachineInstance, &ns, &vmi);
+                }
             }
-            ("kubevirt.io", "virtualmachines") | ("kubevirt.io", "virtualmachineinstances") => {
+            ("kubevirt.io", "virtualmachines") => {
                 self.later(Controller::VirtualMachine, namespace, name);
+            }
+            ("kubevirt.io", "virtualmachineinstances") => {
+                let vm = if owned_by("VirtualMachine") {
+                    owner_name
+                } else {
+                    name
+                };
+                self.later(Controller::VirtualMachine, namespace, vm);
+                if !deleted {
+                    self.later(Controller::VirtualMachineInstance, namespace, name);
+                }
             }
             ("kubeflow.org", "profiles") if !deleted => {
                 self.later(Controller::Profile, "", name);
@@ -171,6 +187,22 @@ impl Queue {
             .collect()
     }
 
+    /// Instances whose launcher pod found no node.
+    fn unscheduled_instances(&self) -> Vec<(String, String)> {
+        let store = self.shared.read();
+        let Some(instances) = served(&store, "kubevirt.io", "virtualmachineinstances") else {
+            return Vec::new();
+        };
+        store
+            .list(&instances.group_resource(), None)
+            .filter(|(_, vmi)| {
+                crate::kubevirt::condition_is(vmi, "PodScheduled", "False")
+                    && !crate::kubevirt::deleting(vmi)
+            })
+            .map(|(key, _)| key.clone())
+            .collect()
+    }
+
     fn resync(self: &Arc<Self>) {
         let store = self.shared.read();
         let mut work: Vec<(Controller, String, String)> = Vec::new();
@@ -180,6 +212,7 @@ impl Queue {
                 ("apps", "replicasets") => Controller::ReplicaSet,
                 ("", "pods") => Controller::Kubelet,
                 ("kubevirt.io", "virtualmachines") => Controller::VirtualMachine,
+                ("kubevirt.io", "virtualmachineinstances") => Controller::VirtualMachineInstance,
                 ("kubeflow.org", "profiles") => Controller::Profile,
                 _ => continue,
             };
