@@ -10,6 +10,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::store::redact_url;
 
+mod clusters;
+pub use clusters::ClustersConfig;
+
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
@@ -23,6 +26,7 @@ pub struct Config {
     pub identity: IdentityConfig,
     pub projects: ProjectsConfig,
     pub apps: AppsConfig,
+    pub clusters: ClustersConfig,
 }
 
 /// Where Dex keeps its static passwords, and how users are created.

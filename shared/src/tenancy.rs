@@ -24,6 +24,8 @@ pub enum ObjectRef {
     ProjectsOf(String),
     /// An app, by id.
     App(String),
+    /// A VM or container cluster, by name (its instances go with it).
+    Cluster(String),
 }
 
 /// How answers and the audit trail name the object.
@@ -34,6 +36,7 @@ impl std::fmt::Display for ObjectRef {
             ObjectRef::Project(name) => write!(f, "project {name}"),
             ObjectRef::ProjectsOf(email) => write!(f, "the project of {email}"),
             ObjectRef::App(id) => write!(f, "app {id}"),
+            ObjectRef::Cluster(name) => write!(f, "cluster {name}"),
         }
     }
 }

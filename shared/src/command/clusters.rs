@@ -12,6 +12,53 @@ use serde::{Deserialize, Serialize};
 use super::{Command, Policy};
 use crate::domain::names::MAX_CLUSTER_INSTANCES;
 use crate::domain::{ClusterName, CpuQuantity, DnsLabel, FieldError, Gibibytes, ImageRef};
+use crate::tenancy::{ObjectRef, Touch};
+
+fn cluster_touch(name: &ClusterName, create: bool) -> Vec<Touch> {
+    let object = ObjectRef::Cluster(name.as_str().to_owned());
+    vec![if create {
+        Touch::create(object)
+    } else {
+        Touch::change(object)
+    }]
+}
+
+/// The position of `instance` in `cluster` (`my-cluster-2` → 2), if it names one of its
+/// possible instances.
+pub fn instance_position(cluster: &ClusterName, instance: &str) -> Option<u32> {
+    let suffix = instance.strip_prefix(cluster.as_str())?.strip_prefix('-')?;
+    if suffix.starts_with('0') {
+        return None;
+    }
+    suffix
+        .parse()
+        .ok()
+        .filter(|n| (1..=MAX_CLUSTER_INSTANCES).contains(n))
+}
+
+/// Splits an instance id `<cluster>-<n>` into its cluster and position.
+pub fn split_instance_id(id: &str) -> Option<(ClusterName, u32)> {
+    let (cluster, _) = id.rsplit_once('-')?;
+    let cluster = ClusterName::parse(cluster).ok()?;
+    let position = instance_position(&cluster, id)?;
+    Some((cluster, position))
+}
+
+fn check_instance(cluster: &ClusterName, instance: &DnsLabel) -> Result<(), FieldError> {
+    match instance_position(cluster, instance.as_str()) {
+        Some(_) => Ok(()),
+        None => Err(FieldError::new(
+            "instance",
+            format!(
+                "`{}` is not an instance of cluster `{}`: instances are named `{}-1` … `{}-{MAX_CLUSTER_INSTANCES}`",
+                instance.as_str(),
+                cluster.as_str(),
+                cluster.as_str(),
+                cluster.as_str()
+            ),
+        )),
+    }
+}
 
 /// What a cluster's instances are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -97,6 +144,10 @@ impl Command for ClusterCreate {
         }
         Ok(())
     }
+
+    fn touches(&self) -> Vec<Touch> {
+        cluster_touch(&self.name, true)
+    }
 }
 
 /// Delete a cluster: its namespace and every instance, releasing the tenant's quota.
@@ -118,6 +169,10 @@ impl Command for ClusterDelete {
         max_attempts: 5,
         timeout: std::time::Duration::from_secs(120),
     };
+
+    fn touches(&self) -> Vec<Touch> {
+        cluster_touch(&self.name, false)
+    }
 }
 
 /// Suspend every running instance of a cluster.
@@ -138,6 +193,10 @@ impl Command for ClusterSuspend {
         max_attempts: 5,
         timeout: std::time::Duration::from_secs(300),
     };
+
+    fn touches(&self) -> Vec<Touch> {
+        cluster_touch(&self.name, false)
+    }
 }
 
 /// Resume every suspended instance of a cluster.
@@ -155,6 +214,10 @@ impl Command for ClusterResume {
         max_attempts: 5,
         timeout: std::time::Duration::from_secs(300),
     };
+
+    fn touches(&self) -> Vec<Touch> {
+        cluster_touch(&self.name, false)
+    }
 }
 
 const INSTANCE_POLICY: Policy = Policy {
@@ -176,6 +239,14 @@ impl Command for InstanceStart {
     const KIND: &'static str = "instance.start";
     const SUMMARY: &'static str = "Start a stopped instance of a cluster.";
     const POLICY: Policy = INSTANCE_POLICY;
+
+    fn check(&self) -> Result<(), FieldError> {
+        check_instance(&self.cluster, &self.instance)
+    }
+
+    fn touches(&self) -> Vec<Touch> {
+        cluster_touch(&self.cluster, false)
+    }
 }
 
 /// Stop a running instance.
@@ -195,6 +266,14 @@ impl Command for InstanceStop {
     const KIND: &'static str = "instance.stop";
     const SUMMARY: &'static str = "Stop a running instance of a cluster.";
     const POLICY: Policy = INSTANCE_POLICY;
+
+    fn check(&self) -> Result<(), FieldError> {
+        check_instance(&self.cluster, &self.instance)
+    }
+
+    fn touches(&self) -> Vec<Touch> {
+        cluster_touch(&self.cluster, false)
+    }
 }
 
 /// Suspend (pause) a running instance.
@@ -214,6 +293,14 @@ impl Command for InstanceSuspend {
     const KIND: &'static str = "instance.suspend";
     const SUMMARY: &'static str = "Suspend a running instance of a cluster.";
     const POLICY: Policy = INSTANCE_POLICY;
+
+    fn check(&self) -> Result<(), FieldError> {
+        check_instance(&self.cluster, &self.instance)
+    }
+
+    fn touches(&self) -> Vec<Touch> {
+        cluster_touch(&self.cluster, false)
+    }
 }
 
 /// Resume a suspended instance.
@@ -230,6 +317,14 @@ impl Command for InstanceResume {
     const KIND: &'static str = "instance.resume";
     const SUMMARY: &'static str = "Resume a suspended instance of a cluster.";
     const POLICY: Policy = INSTANCE_POLICY;
+
+    fn check(&self) -> Result<(), FieldError> {
+        check_instance(&self.cluster, &self.instance)
+    }
+
+    fn touches(&self) -> Vec<Touch> {
+        cluster_touch(&self.cluster, false)
+    }
 }
 
 #[cfg(test)]
@@ -289,6 +384,21 @@ mod tests {
             let err = create(overrides.clone()).unwrap_err();
             assert_eq!(err.field, field, "{overrides}");
         }
+    }
+
+    #[test]
+    fn instance_ids_name_their_cluster_and_position() {
+        let cluster = ClusterName::parse("web-2").unwrap();
+        assert_eq!(instance_position(&cluster, "web-2-1"), Some(1));
+        assert_eq!(instance_position(&cluster, "web-2"), None);
+        assert_eq!(instance_position(&cluster, "web-2-01"), None);
+        assert_eq!(instance_position(&cluster, "web-2-101"), None);
+        let (cluster, position) = split_instance_id("web-2-7").unwrap();
+        assert_eq!((cluster.as_str(), position), ("web-2", 7));
+        assert_eq!(split_instance_id("web").map(|(c, _)| c), None);
+        let err = parse_payload::<InstanceStart>(&json!({"cluster": "web", "instance": "db-1"}))
+            .unwrap_err();
+        assert_eq!(err.field, "payload.instance");
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! text, so no type differs between the two.
 
 mod batch;
+mod clusters;
 mod error;
 mod events;
 mod jobs;
@@ -15,10 +16,12 @@ mod owners;
 mod read_models;
 pub(crate) mod rows;
 mod schedule;
+mod tenants;
 mod tokens;
 mod transitions;
 
 pub use batch::Admit;
+pub use clusters::{ClusterRecord, InstanceRecord, Reservation};
 pub use error::StoreError;
 pub use events::EventRecord;
 pub use jobs::{Admission, Claim, JobRecord, NewJob};
@@ -27,6 +30,7 @@ pub use outbox::{OutboxEntry, OutboxMessage, OutboxRef};
 pub use owners::UnfinishedJob;
 pub use read_models::{AppRecord, ProjectRecord, UserRecord};
 pub use schedule::{SlotCount, SlotOutcome};
+pub use tenants::TenantRecord;
 pub use tokens::{NewToken, TokenRecord};
 pub use transitions::AttemptEnd;
 

@@ -13,6 +13,7 @@ impl Store {
             ObjectRef::Project(name) => ("SELECT tenant FROM projects WHERE name = $1", name),
             ObjectRef::ProjectsOf(owner) => ("SELECT tenant FROM projects WHERE owner = $1", owner),
             ObjectRef::App(id) => ("SELECT tenant FROM apps WHERE app_id = $1", id),
+            ObjectRef::Cluster(name) => ("SELECT tenant FROM clusters WHERE name = $1", name),
         };
         let rows = sqlx::query(sql).bind(key).fetch_all(self.pool()).await?;
         rows.iter().map(|row| opt_text(row, "tenant")).collect()
