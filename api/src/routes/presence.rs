@@ -39,6 +39,9 @@ impl Presence {
             ObjectRef::User(_) => "user.",
             ObjectRef::Project(_) | ObjectRef::ProjectsOf(_) => "project.",
             ObjectRef::App(_) => "app.",
+            // Instance operations act on their cluster too; a pending one never
+            // creates or deletes it.
+            ObjectRef::Cluster(_) => "cluster.",
         };
         let pending = state
             .store
@@ -47,13 +50,18 @@ impl Presence {
             .into_iter()
             .filter(|job| permits(tenant, job.tenant.as_deref()))
             .find(|job| acts_on(job, object))
-            .map(|job| (job.id, job.kind.ends_with(".delete")));
+            .map(|job| (job.id, deletes(&job)));
         Ok(Presence {
             stored: !owners.is_empty(),
             visible,
             pending,
         })
     }
+}
+
+/// Whether `job` deletes what it acts on; a dry run only says what a delete would do.
+fn deletes(job: &UnfinishedJob) -> bool {
+    job.kind.ends_with(".delete") && job.payload["dry_run"] != true
 }
 
 /// Whether `job` acts on `object`: as its kind declares, or, for a project, as the

@@ -77,7 +77,8 @@ const CLUSTER_COLUMNS: &str = "name, tenant, target, namespace, instance_type, \
      cpu_per_instance, memory_per_instance, instance_count, image, reserved_millicores, \
      reserved_mib, state, reason, job_id, created_at, updated_at";
 
-const INSTANCE_COLUMNS: &str = "name, cluster, position, status, reason, node, ip, job_id, updated_at";
+const INSTANCE_COLUMNS: &str =
+    "name, cluster, position, status, reason, node, ip, job_id, updated_at";
 
 fn cluster_from(row: &sqlx::any::AnyRow) -> Result<ClusterRecord, StoreError> {
     Ok(ClusterRecord {
@@ -204,9 +205,9 @@ impl Store {
         .bind(cluster.updated_at)
         .execute(&mut *tx)
         .await?;
-        let held = cluster_in(&mut tx, &cluster.name)
-            .await?
-            .ok_or_else(|| StoreError::Corrupt("a cluster row vanished in its transaction".into()))?;
+        let held = cluster_in(&mut tx, &cluster.name).await?.ok_or_else(|| {
+            StoreError::Corrupt("a cluster row vanished in its transaction".into())
+        })?;
         if held.tenant != cluster.tenant {
             return Ok(Reservation::OtherTenant);
         }

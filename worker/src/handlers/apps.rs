@@ -8,7 +8,7 @@
 //! follows DEPLOYING → RUNNING or FAILED; only the job that last claimed an app's row
 //! may settle it, so a late re-check of an older job cannot overwrite a newer one.
 
-mod render;
+pub mod render;
 mod rollout;
 
 use k8s_openapi::api::apps::v1::Deployment;

@@ -1,6 +1,7 @@
 //! The handlers of every implemented kind, one module per family.
 
 pub mod apps;
+pub mod clusters;
 pub mod dex;
 pub mod diag;
 pub mod identity;
@@ -15,6 +16,15 @@ pub fn registry() -> Registry {
         .register(apps::deploy)
         .register(apps::restart)
         .register(apps::delete);
+    registry
+        .register(clusters::create)
+        .register(clusters::delete)
+        .register(clusters::suspend)
+        .register(clusters::resume)
+        .register(clusters::start_instance)
+        .register(clusters::stop_instance)
+        .register(clusters::suspend_instance)
+        .register(clusters::resume_instance);
     registry.register(diag::noop);
     registry
         .register(identity::create)
