@@ -28,6 +28,9 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::tokens::routes())
         .merge(routes::users::routes())
         .merge(routes::projects::routes())
+        .merge(routes::tenants::routes())
+        .merge(routes::clusters::routes())
+        .merge(routes::instances::routes())
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(

@@ -97,6 +97,14 @@ impl Client {
     pub async fn post(&self, path: &str, body: Value) -> anyhow::Result<Value> {
         self.call(reqwest::Method::POST, path, Some(body)).await
     }
+
+    pub async fn put(&self, path: &str, body: Value) -> anyhow::Result<Value> {
+        self.call(reqwest::Method::PUT, path, Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str) -> anyhow::Result<Value> {
+        self.call(reqwest::Method::DELETE, path, None).await
+    }
 }
 
 #[derive(Debug, Args)]
@@ -229,7 +237,7 @@ async fn act(client: &Client, id: &str, action: &str) -> anyhow::Result<ExitCode
 }
 
 /// Prints each new event and progress report until the job ends.
-async fn watch(client: &Client, id: &str) -> anyhow::Result<ExitCode> {
+pub async fn watch(client: &Client, id: &str) -> anyhow::Result<ExitCode> {
     let mut shown_events = 0;
     let mut last_progress = Value::Null;
     loop {

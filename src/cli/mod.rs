@@ -1,12 +1,14 @@
 //! Command-line parsing and dispatch.
 
 mod client;
+mod clusters;
 mod dev;
 #[cfg(feature = "dev-cluster")]
 mod dev_cluster;
 mod roles;
 mod settings;
 mod signals;
+mod tenants;
 mod tokens;
 
 use std::process::ExitCode;
@@ -75,6 +77,15 @@ pub enum Command {
     /// Create, list or revoke API tokens (works on the store directly).
     #[command(subcommand)]
     Token(tokens::TokenCommand),
+    /// Create, list or change tenants and their CPU and memory quota (admin).
+    #[command(subcommand)]
+    Tenant(tenants::TenantCommand),
+    /// List, show, create, delete, suspend or resume clusters of containers or VMs.
+    #[command(subcommand, alias = "cluster")]
+    Clusters(clusters::ClustersCommand),
+    /// Start, stop, suspend or resume one instance of a cluster.
+    #[command(subcommand)]
+    Instance(clusters::InstanceCommand),
     /// Print the command catalogue as JSON Schema.
     Schema,
     /// Print the effective configuration (passwords hidden).
@@ -147,6 +158,9 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Submit(args) => client::submit(&settings, args).await,
         Command::Jobs(cmd) => client::jobs(&settings, cmd).await,
         Command::Token(cmd) => tokens::run(&settings, cmd).await,
+        Command::Tenant(cmd) => tenants::run(&settings, cmd).await,
+        Command::Clusters(cmd) => clusters::clusters(&settings, cmd).await,
+        Command::Instance(cmd) => clusters::instance(&settings, cmd).await,
         Command::Schema => {
             let schema = longshore_shared::command::schema::catalogue_schema();
             println!("{}", serde_json::to_string_pretty(&schema)?);

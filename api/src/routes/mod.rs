@@ -1,12 +1,17 @@
 //! Routes, one module per resource.
 
 pub mod apps;
+pub mod clusters;
 pub mod commands;
 pub mod health;
+pub mod instances;
 pub mod jobs;
 pub mod presence;
 pub mod projects;
 pub mod provision;
+pub mod tenants;
+#[cfg(test)]
+mod test_api;
 pub mod tokens;
 pub mod users;
 
