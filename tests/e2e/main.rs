@@ -12,6 +12,7 @@ mod helpers;
 
 mod auth;
 mod broker_outage;
+mod clusters;
 mod dev;
 mod failures;
 mod first_contact;
