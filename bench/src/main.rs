@@ -8,6 +8,7 @@
 
 mod amqp;
 mod celery;
+mod clusters;
 mod longshore;
 mod machine;
 mod probe;
@@ -45,6 +46,8 @@ enum Command {
     Longshore,
     /// Longshore's end-to-end suite only (quick before/after comparisons).
     E2e,
+    /// Cluster-wide suspend and resume against memkube, beside direct kube-rs calls.
+    Clusters,
 }
 
 impl Command {
@@ -55,12 +58,19 @@ impl Command {
             Command::Celery => "celery",
             Command::Longshore => "longshore",
             Command::E2e => "e2e",
+            Command::Clusters => "clusters",
         }
     }
 }
 
 #[derive(Args, Debug)]
 struct Options {
+    /// Instances of each cluster in the clusters suite.
+    #[arg(long, global = true, default_value_t = 200)]
+    cluster_instances: u32,
+    /// `clusters.concurrency` in the clusters suite, and the direct floor's writes in flight.
+    #[arg(long, global = true, default_value_t = 16)]
+    cluster_concurrency: usize,
     /// Tasks per Celery throughput case.
     #[arg(long, global = true, default_value_t = 20_000)]
     n: u64,
@@ -201,8 +211,15 @@ fn build_suites(command: Command, o: &Options) -> Vec<Box<dyn Suite>> {
     let end_to_end = || -> Box<dyn Suite> {
         Box::new(longshore::end_to_end::EndToEndSuite::new(settings.clone()))
     };
+    let clusters = || -> Box<dyn Suite> {
+        Box::new(clusters::ClustersSuite::new(clusters::ClustersSettings {
+            instances: o.cluster_instances,
+            concurrency: o.cluster_concurrency,
+        }))
+    };
     match command {
-        Command::All => vec![raw(), celery(), intake(), end_to_end()],
+        Command::All => vec![raw(), celery(), intake(), end_to_end(), clusters()],
+        Command::Clusters => vec![clusters()],
         Command::Raw => vec![raw()],
         Command::Celery => vec![celery()],
         Command::Longshore => vec![intake(), end_to_end()],

@@ -83,7 +83,7 @@ pub struct ClusterCreate {
     pub cpu_per_instance: CpuQuantity,
     /// Memory per instance in GiB (`4`, `0.5`).
     pub memory_per_instance: Gibibytes,
-    /// How many instances, 1 to 100.
+    /// How many instances, 1 to 500.
     pub instance_count: u32,
     /// The image each instance runs (a container image, or a VM container disk);
     /// defaults to the worker's configured image for the instance type.
@@ -366,7 +366,7 @@ mod tests {
     fn out_of_range_values_name_the_field() {
         let cases = [
             (json!({"instance_count": 0}), "payload.instance_count"),
-            (json!({"instance_count": 101}), "payload.instance_count"),
+            (json!({"instance_count": 501}), "payload.instance_count"),
             (json!({"cpu_per_instance": 0}), "payload.cpu_per_instance"),
             (
                 json!({"memory_per_instance": "0"}),
@@ -392,7 +392,7 @@ mod tests {
         assert_eq!(instance_position(&cluster, "web-2-1"), Some(1));
         assert_eq!(instance_position(&cluster, "web-2"), None);
         assert_eq!(instance_position(&cluster, "web-2-01"), None);
-        assert_eq!(instance_position(&cluster, "web-2-101"), None);
+        assert_eq!(instance_position(&cluster, "web-2-501"), None);
         let (cluster, position) = split_instance_id("web-2-7").unwrap();
         assert_eq!((cluster.as_str(), position), ("web-2", 7));
         assert_eq!(split_instance_id("web").map(|(c, _)| c), None);

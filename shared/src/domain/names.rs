@@ -178,12 +178,13 @@ impl TenantName {
 }
 
 /// The most instances one cluster may have; bounds the `<name>-<n>` suffix.
-pub const MAX_CLUSTER_INSTANCES: u32 = 100;
-/// Leaves room for `-ns` (its namespace) and `-100` (its last instance) within 63.
-pub const MAX_CLUSTER_NAME_LEN: usize = MAX_LABEL_LEN - "-100".len();
+/// Bounds one job's fan-out; a cluster-wide operation acts on every instance.
+pub const MAX_CLUSTER_INSTANCES: u32 = 500;
+/// Leaves room for `-ns` (its namespace) and `-500` (its last instance) within 63.
+pub const MAX_CLUSTER_NAME_LEN: usize = MAX_LABEL_LEN - "-500".len();
 
 /// A VM or container cluster: an RFC 1123 label of at most 59 characters, so its
-/// namespace `<name>-ns` and its instances `<name>-1` … `<name>-100` are valid labels too.
+/// namespace `<name>-ns` and its instances `<name>-1` … `<name>-500` are valid labels too.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct ClusterName(String);
