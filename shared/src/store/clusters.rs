@@ -13,7 +13,7 @@
 use sqlx::{Any, Transaction};
 
 use super::rows::{int, opt_text, text};
-use super::tenants::tenant_from;
+use super::tenants::{COLUMNS as TENANT_COLUMNS, tenant_from};
 use super::{Store, StoreError, TenantRecord};
 use crate::clock::Millis;
 
@@ -229,10 +229,9 @@ impl Store {
             .await?
             .rows_affected();
             if fits == 0 {
-                let tenant = sqlx::query(
-                    "SELECT name, quota_millicores, quota_mib, used_millicores, used_mib, \
-                     created_at, updated_at FROM tenants WHERE name = $1",
-                )
+                let tenant = sqlx::query(&format!(
+                    "SELECT {TENANT_COLUMNS} FROM tenants WHERE name = $1"
+                ))
                 .bind(&cluster.tenant)
                 .fetch_optional(&mut *tx)
                 .await?

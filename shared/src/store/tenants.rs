@@ -29,7 +29,7 @@ impl TenantRecord {
     }
 }
 
-const COLUMNS: &str =
+pub(crate) const COLUMNS: &str =
     "name, quota_millicores, quota_mib, used_millicores, used_mib, created_at, updated_at";
 
 pub(crate) fn tenant_from(row: &sqlx::any::AnyRow) -> Result<TenantRecord, StoreError> {

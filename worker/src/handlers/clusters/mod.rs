@@ -23,8 +23,9 @@ use kube::Api;
 use longshore_shared::clock::{now_ms, waited_longer_than};
 use longshore_shared::command::clusters::{
     ClusterCreate, ClusterDelete, ClusterResume, ClusterSuspend, InstanceResume, InstanceStart,
-    InstanceStop, InstanceSuspend, InstanceType,
+    InstanceStop, InstanceSuspend, InstanceType, instance_position,
 };
+use longshore_shared::domain::ClusterName;
 use longshore_shared::job::{Failure, Outcome};
 use longshore_shared::kube::crds::VirtualMachine;
 use longshore_shared::kube::{apply, delete_if_exists, get_opt};
@@ -426,10 +427,10 @@ async fn operation(
     dry_run: bool,
 ) -> HandlerResult {
     if let Scope::One(name) = &scope {
-        let position = name
-            .rsplit_once('-')
-            .and_then(|(_, n)| n.parse::<i64>().ok())
-            .unwrap_or(0);
+        let position = ClusterName::parse(&cluster.name)
+            .ok()
+            .and_then(|c| instance_position(&c, name))
+            .map_or(0, i64::from);
         if position > cluster.instance_count {
             return Err(Failure::Permanent(format!(
                 "cluster `{}` has {} instance(s); `{name}` is not one of them",
