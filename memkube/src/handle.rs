@@ -9,8 +9,9 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::task::JoinHandle;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, Subject};
 use crate::faults::{FailRule, RequestRecord};
+use crate::node::NodeSpec;
 use crate::ops::{self, Ctx};
 use crate::persist;
 use crate::registry::split_api_version;
@@ -172,6 +173,20 @@ preferences: {{}}
         };
         self.inner.shared.changed.notify_one();
         result
+    }
+
+    /// Registers another node, as its kubelet would; the scheduler looks again at the Pods
+    /// it could not place. A name already registered is `AlreadyExists`.
+    pub fn add_node(&self, node: NodeSpec) -> Result<Value, ApiError> {
+        let added = crate::node::register(&mut self.inner.shared.write(), &node)?;
+        self.inner.shared.changed.notify_one();
+        added.ok_or_else(|| {
+            ApiError::already_exists(Subject {
+                group: "",
+                plural: "nodes",
+                name: node.name(),
+            })
+        })
     }
 
     /// Makes the next matching requests fail with the rule's status.

@@ -21,6 +21,7 @@ mod faults;
 mod handle;
 mod handlers;
 mod http;
+mod job_script;
 mod kubevirt;
 mod managed;
 mod node;
@@ -29,8 +30,10 @@ mod ops;
 mod patch;
 mod persist;
 mod protobuf;
+mod quantity;
 mod registry;
 mod resources;
+mod runtime;
 mod scale;
 mod selector;
 mod server;
@@ -38,6 +41,7 @@ mod state;
 mod store;
 mod table;
 mod validate;
+mod validate_workloads;
 mod virt_api;
 mod watch;
 
@@ -49,6 +53,8 @@ pub use controllers::ROLLOUT_ANNOTATION;
 pub use error::ApiError;
 pub use faults::{FailRule, RequestRecord};
 pub use handle::{Handle, IN_PROCESS_MANAGER, TOKEN};
+pub use job_script::{DIGEST_PLACEHOLDER, JobScript};
+pub use node::NodeSpec;
 
 use ops::Ctx;
 use state::Shared;
@@ -73,6 +79,7 @@ pub struct Builder {
     standard_crds: bool,
     simulate_controllers: bool,
     state_file: Option<PathBuf>,
+    nodes: Vec<NodeSpec>,
 }
 
 impl Default for Builder {
@@ -82,6 +89,7 @@ impl Default for Builder {
             standard_crds: false,
             simulate_controllers: true,
             state_file: None,
+            nodes: Vec::new(),
         }
     }
 }
@@ -108,6 +116,13 @@ impl Builder {
         self
     }
 
+    /// Registers this node at start; once any is given, the default `memkube-node-1`
+    /// (8 cpu, 32Gi) is not. Nodes already in a state file are kept as saved.
+    pub fn with_node(mut self, node: NodeSpec) -> Self {
+        self.nodes.push(node);
+        self
+    }
+
     /// Persists all objects to this JSON file and reloads them at start.
     pub fn state_file(mut self, path: impl Into<PathBuf>) -> Self {
         self.state_file = Some(path.into());
@@ -126,7 +141,7 @@ impl Builder {
         if let Some(path) = &self.state_file {
             persist::load(path, &mut store)?;
         }
-        seed(&mut store, self.standard_crds)?;
+        seed(&mut store, self.standard_crds, &self.nodes)?;
         let shared = Arc::new(Shared::new(store));
         if self.simulate_controllers {
             controllers::spawn(shared.clone());
@@ -147,9 +162,9 @@ impl Builder {
     }
 }
 
-/// Creates the initial namespaces, the node and, if asked, the standard CRDs, unless
+/// Creates the initial namespaces, the nodes and, if asked, the standard CRDs, unless
 /// already present.
-fn seed(store: &mut Store, standard_crds: bool) -> std::io::Result<()> {
+fn seed(store: &mut Store, standard_crds: bool, nodes: &[NodeSpec]) -> std::io::Result<()> {
     let to_io = |err: ApiError| std::io::Error::other(err.to_string());
     let namespaces = store
         .registry
@@ -162,17 +177,14 @@ fn seed(store: &mut Store, standard_crds: bool) -> std::io::Result<()> {
             ops::create(store, &ctx, object).map_err(to_io)?;
         }
     }
-    let nodes = store
-        .registry
-        .find("", "v1", "nodes")
-        .expect("nodes are built in");
-    if store
-        .get(&nodes.group_resource(), "", node::NODE_NAME)
-        .is_none()
-    {
-        // The kubelet registers its node with status in one write.
-        let ctx = Ctx::new(nodes, "v1", "", "kubelet");
-        ops::put(store, &ctx, node::initial_node(&ops::now())).map_err(to_io)?;
+    let default_node = [NodeSpec::new(node::NODE_NAME)];
+    let nodes = if nodes.is_empty() {
+        &default_node[..]
+    } else {
+        nodes
+    };
+    for spec in nodes {
+        node::register(store, spec).map_err(to_io)?;
     }
     if standard_crds {
         let crds = store

@@ -9,6 +9,7 @@ use tokio::sync::broadcast;
 
 use crate::registry::Registry;
 use crate::resources::{GroupResource, ResourceDef};
+use crate::runtime::Runtime;
 
 /// Events kept for watches that resume from an older resourceVersion.
 const HISTORY_CAPACITY: usize = 8192;
@@ -60,6 +61,8 @@ pub struct Store {
     /// Highest resourceVersion whose event fell out of the history.
     compacted_rv: u64,
     tx: broadcast::Sender<Arc<WatchEvent>>,
+    /// Container logs, Job scripts and timers: not objects, never persisted.
+    pub runtime: Runtime,
 }
 
 impl Default for Store {
@@ -72,6 +75,7 @@ impl Default for Store {
             history: VecDeque::new(),
             compacted_rv: 0,
             tx,
+            runtime: Runtime::default(),
         }
     }
 }

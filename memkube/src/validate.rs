@@ -94,6 +94,7 @@ pub fn validate_object(def: &ResourceDef, object: &Value) -> Result<(), ApiError
             }
         }
     }
+    causes.extend(crate::validate_workloads::causes(def, object));
     if causes.is_empty() {
         return Ok(());
     }

@@ -1,6 +1,6 @@
-//! The scheduler and the kubelet, for every Pod: an unscheduled Pod is bound to a Ready
-//! node its `nodeSelector` matches, and a Pod on an existing node runs there with a pod
-//! IP, Ready conditions and running containers. A Pod bound to a node that does not
+//! The kubelet, for every Pod: an unscheduled Pod goes to the scheduler first, and a Pod
+//! on an existing node runs there with a pod IP, Ready conditions and running containers,
+//! reported as Pulled, Created and Started events. A Pod bound to a node that does not
 //! exist is left Pending, as no kubelet would ever pick it up.
 //!
 //! Pods crash (`CrashLoopBackOff`) when the rollout annotation of their Deployment (or
@@ -12,11 +12,11 @@ use std::collections::HashSet;
 use serde_json::{Value, json};
 
 use super::deployment::ROLLOUT_ANNOTATION;
-use super::{controller_of, deleting, served, write, write_status};
+use super::events::{self, About, Kind, Source};
+use super::{controller_of, deleting, scheduler, served, write_status};
 use crate::ops::now;
 use crate::store::Store;
 
-const SCHEDULER: &str = "kube-scheduler";
 const KUBELET: &str = "kubelet";
 
 pub fn sync(store: &mut Store, namespace: &str, name: &str) {
@@ -36,23 +36,10 @@ pub fn sync(store: &mut Store, namespace: &str, name: &str) {
     }
     let now = now();
     if pod["spec"]["nodeName"].as_str().is_none_or(str::is_empty) {
-        let candidates: Vec<Value> = store
-            .list(&nodes.group_resource(), None)
-            .map(|(_, node)| node.clone())
-            .collect();
-        let Some(node) = candidates.iter().find(|node| fits(&pod, node)) else {
-            let status = unschedulable(&pod, candidates.len(), &now);
-            if status != pod["status"] {
-                write_status(SCHEDULER, store, &pods, namespace, name, &pod, status);
-            }
-            return;
-        };
-        let mut bound = pod.clone();
-        bound["spec"]["nodeName"] = node["metadata"]["name"].clone();
-        let Some(written) = write(SCHEDULER, store, &pods, bound) else {
-            return;
-        };
-        pod = written;
+        match scheduler::schedule(store, &pod, &now) {
+            Some(bound) => pod = bound,
+            None => return,
+        }
     }
     let node_name = pod["spec"]["nodeName"].as_str().unwrap_or_default();
     let Some(node) = store.get(&nodes.group_resource(), "", node_name).cloned() else {
@@ -64,53 +51,53 @@ pub fn sync(store: &mut Store, namespace: &str, name: &str) {
     };
     let status = running(&pod, &node, &ip, crashing(store, &pod), &now);
     if status != pod["status"] {
-        write_status(KUBELET, store, &pods, namespace, name, &pod, status);
+        let previous = pod["status"].clone();
+        write_status(KUBELET, store, &pods, namespace, name, &pod, status.clone());
+        report_starts(store, &pod, &previous, &status, node_name);
     }
 }
 
-/// Whether the scheduler may put `pod` on `node`: Ready, schedulable, labels matching.
-pub(super) fn fits(pod: &Value, node: &Value) -> bool {
-    let ready = node["status"]["conditions"].as_array().is_some_and(|cs| {
-        cs.iter()
-            .any(|c| c["type"] == "Ready" && c["status"] == "True")
-    });
-    let selected = pod["spec"]["nodeSelector"]
-        .as_object()
-        .is_none_or(|wanted| {
-            wanted
-                .iter()
-                .all(|(k, v)| node["metadata"]["labels"][k] == *v)
-        });
-    ready && selected && node["spec"]["unschedulable"] != true
-}
-
-/// The scheduler's explanation when none of `nodes` fits.
-pub(super) fn unschedulable_message(nodes: usize) -> String {
-    if nodes == 0 {
-        "no nodes available to schedule pods".to_string()
-    } else {
-        format!(
-            "0/{nodes} nodes are available: {nodes} node(s) didn't match Pod's node \
-             affinity/selector. preemption: 0/{nodes} nodes are available: {nodes} \
-             Preemption is not helpful for scheduling."
-        )
+/// The kubelet's Pulled, Created and Started events for each container that got a new
+/// runtime container, and BackOff for one that crashed.
+fn report_starts(store: &mut Store, pod: &Value, previous: &Value, status: &Value, node: &str) {
+    let source = Source {
+        component: KUBELET,
+        host: Some(node),
+    };
+    let started: Vec<&Value> = status["containerStatuses"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|s| {
+            previous_status(previous, "containerStatuses", &s["name"])
+                .is_none_or(|old| old["containerID"] != s["containerID"])
+        })
+        .collect();
+    for container in started {
+        let name = container["name"].as_str().unwrap_or_default();
+        let image = container["image"].as_str().unwrap_or_default();
+        let about = About::container(pod, name);
+        let pulled = format!("Container image \"{image}\" already present on machine");
+        events::record(store, source, &about, Kind::Normal, "Pulled", &pulled);
+        let created = format!("Created container: {name}");
+        events::record(store, source, &about, Kind::Normal, "Created", &created);
+        let started = format!("Started container {name}");
+        events::record(store, source, &about, Kind::Normal, "Started", &started);
+        if container["state"]["waiting"]["reason"] == "CrashLoopBackOff" {
+            let back_off = format!(
+                "Back-off restarting failed container {name} in pod {}",
+                pod_id(pod)
+            );
+            events::record(store, source, &about, Kind::Warning, "BackOff", &back_off);
+        }
     }
 }
 
-fn unschedulable(pod: &Value, nodes: usize, now: &str) -> Value {
-    let message = unschedulable_message(nodes);
-    let previous = &pod["status"];
-    let mut status = previous.clone();
-    status["phase"] = json!("Pending");
-    status["conditions"] = json!([condition(
-        previous,
-        "PodScheduled",
-        false,
-        "Unschedulable",
-        &message,
-        now
-    )]);
-    status
+/// How the kubelet names a Pod in messages: `name_namespace(uid)`.
+fn pod_id(pod: &Value) -> String {
+    let meta = &pod["metadata"];
+    let text = |f: &str| meta[f].as_str().unwrap_or_default().to_string();
+    format!("{}_{}({})", text("name"), text("namespace"), text("uid"))
 }
 
 /// The lowest address of the pod network no Pod holds, nor a VM instance (which, on a
@@ -210,12 +197,7 @@ fn running(pod: &Value, node: &Value, ip: &str, crashing: bool, now: &str) -> Va
         .filter_map(|c| c["name"].as_str())
         .collect();
     let unready = format!("containers with unready status: [{}]", names.join(" "));
-    let pod_name = pod["metadata"]["name"].as_str().unwrap_or_default();
-    let pod_id = format!(
-        "{pod_name}_{}({})",
-        pod["metadata"]["namespace"].as_str().unwrap_or_default(),
-        pod["metadata"]["uid"].as_str().unwrap_or_default()
-    );
+    let pod_id = pod_id(pod);
     let statuses: Vec<Value> = containers
         .iter()
         .map(|c| container_status(previous, c, crashing, &pod_id, now))

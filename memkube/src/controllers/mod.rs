@@ -4,10 +4,12 @@
 //! delay, so clients observe the transition, and writes through the normal API path.
 
 mod deployment;
+mod events;
 mod kubelet;
 mod kubevirt;
 mod profile;
 mod replicaset;
+mod scheduler;
 
 pub use deployment::ROLLOUT_ANNOTATION;
 
@@ -137,16 +139,19 @@ impl Queue {
                 if !deleted {
                     self.later(Controller::Kubelet, namespace, name);
                 }
+                // A Pod that leaves or finishes frees what it requested on its node.
+                if deleted || terminal(object) && !event.previous.as_ref().is_some_and(terminal) {
+                    self.retry_unscheduled();
+                }
             }
             // The scheduler tries again the Pods it could not place when a node changes.
             ("", "nodes") if !deleted => {
-                for (ns, pod) in self.unscheduled_pods() {
-                    self.later(Controller::Kubelet, &ns, &pod);
-                }
+                self.retry_unscheduled();
                 for (ns, vmi) in self.unscheduled_instances() {
                     self.later(Controller::VirtualMachineInstance, &ns, &vmi);
                 }
             }
+            ("", "persistentvolumeclaims") => self.retry_unscheduled(),
             ("kubevirt.io", "virtualmachines") => {
                 self.later(Controller::VirtualMachine, namespace, name);
             }
@@ -172,6 +177,12 @@ impl Queue {
                 self.later(Controller::Profile, "", owner_name);
             }
             _ => {}
+        }
+    }
+
+    fn retry_unscheduled(self: &Arc<Self>) {
+        for (ns, pod) in self.unscheduled_pods() {
+            self.later(Controller::Kubelet, &ns, &pod);
         }
     }
 
@@ -240,6 +251,13 @@ fn served(store: &Store, group: &str, plural: &str) -> Option<Arc<ResourceDef>> 
 fn controller_ctx(def: Arc<ResourceDef>, namespace: &str, manager: &str) -> Ctx {
     let version = def.versions[0].clone();
     Ctx::new(def, &version, namespace, manager)
+}
+
+fn terminal(pod: &Value) -> bool {
+    matches!(
+        pod["status"]["phase"].as_str(),
+        Some("Succeeded" | "Failed")
+    )
 }
 
 fn deleting(object: &Value) -> bool {

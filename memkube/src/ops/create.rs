@@ -152,10 +152,14 @@ fn apply_defaults(ctx: &Ctx, object: &mut Value, timestamp: &str) -> ApiResult<(
             object["status"] = json!({ "phase": "Active" });
         }
         // A controller's in-process put may bring the status the Pod should have.
-        ("", "pods") if object["status"]["phase"].is_null() => {
-            object["status"]["phase"] = json!("Pending");
-            object["status"]["qosClass"] = json!(qos_class(&object["spec"]));
+        ("", "pods") => {
+            super::workload_defaults::pod(object);
+            if object["status"]["phase"].is_null() {
+                object["status"]["phase"] = json!("Pending");
+                object["status"]["qosClass"] = json!(qos_class(&object["spec"]));
+            }
         }
+        ("batch", "jobs") => super::workload_defaults::job(object),
         ("", "secrets") if object["type"].as_str().is_none_or(str::is_empty) => {
             object["type"] = json!("Opaque");
         }

@@ -6,6 +6,7 @@ mod create;
 mod delete;
 mod read;
 mod update;
+mod workload_defaults;
 
 pub use apply::apply;
 pub use create::{create, put};

@@ -9,7 +9,8 @@
 use serde_json::{Value, json};
 
 use super::{INSTANCE_FINALIZER, write_instance};
-use crate::controllers::kubelet::{fits, free_pod_ip, unschedulable_message};
+use crate::controllers::kubelet::free_pod_ip;
+use crate::controllers::scheduler::{fits, unschedulable_message};
 use crate::controllers::{ROLLOUT_ANNOTATION, controller_of, served};
 use crate::kubevirt::{
     self, condition_is, conditions_of, deleting, new_condition, phase, remove_condition,
