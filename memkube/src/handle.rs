@@ -11,6 +11,7 @@ use tokio::task::JoinHandle;
 
 use crate::error::{ApiError, Subject};
 use crate::faults::{FailRule, RequestRecord};
+use crate::job_script::JobScript;
 use crate::node::NodeSpec;
 use crate::ops::{self, Ctx};
 use crate::persist;
@@ -187,6 +188,43 @@ preferences: {{}}
                 name: node.name(),
             })
         })
+    }
+
+    /// Decides how the containers of matching Jobs' pods end (the most recently added
+    /// matching script wins); without one they run briefly and exit 0. Applies to pods
+    /// that start from now on.
+    pub fn script_jobs(&self, script: JobScript) {
+        self.inner.shared.write().runtime.add_script(script);
+    }
+
+    pub fn clear_job_scripts(&self) {
+        self.inner.shared.write().runtime.clear_scripts();
+    }
+
+    /// Appends a line to the current log of a pod's container, as if it printed it.
+    pub fn append_log(
+        &self,
+        namespace: &str,
+        pod: &str,
+        container: &str,
+        line: &str,
+    ) -> Result<(), ApiError> {
+        let mut store = self.inner.shared.write();
+        let pods = store
+            .registry
+            .find("", "v1", "pods")
+            .expect("pods are built in");
+        let subject = Subject {
+            group: "",
+            plural: "pods",
+            name: pod,
+        };
+        let uid = store
+            .get(&pods.group_resource(), namespace, pod)
+            .and_then(|p| p["metadata"]["uid"].as_str().map(str::to_string))
+            .ok_or_else(|| ApiError::not_found(subject))?;
+        store.runtime.append_log(&uid, container, line);
+        Ok(())
     }
 
     /// Makes the next matching requests fail with the rule's status.

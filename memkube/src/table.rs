@@ -27,6 +27,7 @@ impl IncludeObject {
     }
 }
 
+mod batch;
 mod custom;
 mod jsonpath;
 mod workloads;
@@ -87,7 +88,7 @@ fn count(v: &Value) -> i64 {
 
 /// The columns after the name, in the real printers' order.
 fn columns(def: &ResourceDef) -> Vec<Column> {
-    if let Some(columns) = workloads::columns(def) {
+    if let Some(columns) = workloads::columns(def).or_else(|| batch::columns(def)) {
         return columns;
     }
     let mut columns = match (def.group.as_str(), def.plural.as_str()) {

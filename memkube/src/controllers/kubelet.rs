@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use super::deployment::ROLLOUT_ANNOTATION;
 use super::events::{self, About, Kind, Source};
-use super::{controller_of, deleting, scheduler, served, write_status};
+use super::{controller_of, deleting, scheduler, served, termination, write_status};
 use crate::ops::now;
 use crate::store::Store;
 
@@ -45,6 +45,15 @@ pub fn sync(store: &mut Store, namespace: &str, name: &str) {
     let Some(node) = store.get(&nodes.group_resource(), "", node_name).cloned() else {
         return;
     };
+    // A Job's containers, once started, only move on when their run ends.
+    if termination::is_job_pod(&pod) && pod["status"]["containerStatuses"].is_array() {
+        if let Some(status) = termination::advance(store, &pod, &now) {
+            let previous = pod["status"].clone();
+            write_status(KUBELET, store, &pods, namespace, name, &pod, status.clone());
+            report_starts(store, &pod, &previous, &status, node_name);
+        }
+        return;
+    }
     let ip = match pod["status"]["podIP"].as_str() {
         Some(ip) => ip.to_string(),
         None => free_pod_ip(store),
@@ -74,6 +83,7 @@ fn report_starts(store: &mut Store, pod: &Value, previous: &Value, status: &Valu
         })
         .collect();
     for container in started {
+        termination::started(store, pod, container);
         let name = container["name"].as_str().unwrap_or_default();
         let image = container["image"].as_str().unwrap_or_default();
         let about = About::container(pod, name);
@@ -240,7 +250,7 @@ fn previous_status<'a>(previous: &'a Value, list: &str, name: &Value) -> Option<
 }
 
 /// A runtime-style identifier, random like containerd's.
-fn container_id() -> String {
+pub(super) fn container_id() -> String {
     let a = uuid::Uuid::new_v4().simple().to_string();
     let b = uuid::Uuid::new_v4().simple().to_string();
     format!("containerd://{a}{b}")

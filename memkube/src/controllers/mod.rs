@@ -5,23 +5,28 @@
 
 mod deployment;
 mod events;
+mod job;
+mod job_status;
 mod kubelet;
 mod kubevirt;
 mod profile;
 mod replicaset;
 mod scheduler;
+mod termination;
+mod volume;
 
 pub use deployment::ROLLOUT_ANNOTATION;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::ops::{self, Ctx, Target};
 use crate::resources::ResourceDef;
+use crate::runtime::Wakeup;
 use crate::state::Shared;
 use crate::store::{EventType, Store, WatchEvent};
 
@@ -34,6 +39,7 @@ pub fn spawn(shared: Arc<Shared>) {
     let queue = Arc::new(Queue {
         shared: shared.clone(),
         pending: Mutex::default(),
+        timers: Mutex::default(),
     });
     tokio::spawn(async move {
         // Objects restored from a state file get reconciled too.
@@ -57,6 +63,8 @@ enum Controller {
     Deployment,
     ReplicaSet,
     Kubelet,
+    Job,
+    PersistentVolumeClaim,
     VirtualMachine,
     VirtualMachineInstance,
     Profile,
@@ -68,6 +76,8 @@ impl Controller {
             Self::Deployment => deployment::sync(store, namespace, name),
             Self::ReplicaSet => replicaset::reconcile(store, namespace, name),
             Self::Kubelet => kubelet::sync(store, namespace, name),
+            Self::Job => job::sync(store, namespace, name),
+            Self::PersistentVolumeClaim => volume::sync(store, namespace, name),
             Self::VirtualMachine => kubevirt::reconcile_vm(store, namespace, name),
             Self::VirtualMachineInstance => kubevirt::reconcile_instance(store, namespace, name),
             Self::Profile => profile::reconcile(store, name),
@@ -82,6 +92,9 @@ type Key = (Controller, String, String);
 struct Queue {
     shared: Arc<Shared>,
     pending: Mutex<HashSet<Key>>,
+    /// When each key's timer fires; a later request for a key already due sooner is
+    /// dropped, so a reconcile that asks every time does not pile up timers.
+    timers: Mutex<HashMap<Key, Instant>>,
 }
 
 impl Queue {
@@ -102,8 +115,51 @@ impl Queue {
                     // Removed first: a change made while this runs must be looked at again.
                     queue.pending().remove(&key);
                     let (controller, namespace, name) = key;
-                    controller.reconcile(&mut queue.shared.write(), &namespace, &name);
+                    let wakeups = {
+                        let mut store = queue.shared.write();
+                        controller.reconcile(&mut store, &namespace, &name);
+                        store.runtime.take_wakeups()
+                    };
                     queue.shared.changed.notify_one();
+                    for wakeup in wakeups {
+                        queue.wake(wakeup);
+                    }
+                }
+            }
+        });
+    }
+
+    /// Reconciles again once `wakeup.after` has passed.
+    fn wake(self: &Arc<Self>, wakeup: Wakeup) {
+        let controller = match wakeup.resource {
+            "pods" => Controller::Kubelet,
+            "jobs" => Controller::Job,
+            _ => return,
+        };
+        let key = (controller, wakeup.namespace, wakeup.name);
+        let due = Instant::now() + wakeup.after;
+        {
+            let mut timers = self.timers.lock().unwrap_or_else(|e| e.into_inner());
+            if timers
+                .get(&key)
+                .is_some_and(|at| *at <= due && *at > Instant::now())
+            {
+                return;
+            }
+            timers.insert(key.clone(), due);
+        }
+        let queue = self.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                () = queue.shared.shutdown.cancelled() => {}
+                () = tokio::time::sleep_until(due.into()) => {
+                    let mut timers = queue.timers.lock().unwrap_or_else(|e| e.into_inner());
+                    if timers.get(&key) == Some(&due) {
+                        timers.remove(&key);
+                    }
+                    drop(timers);
+                    let (controller, namespace, name) = key;
+                    queue.later(controller, &namespace, &name);
                 }
             }
         });
@@ -136,6 +192,12 @@ impl Queue {
                 if owned_by("ReplicaSet") {
                     self.later(Controller::ReplicaSet, namespace, owner_name);
                 }
+                if owned_by("Job") {
+                    self.later(Controller::Job, namespace, owner_name);
+                }
+                if deleted && let Some(uid) = object["metadata"]["uid"].as_str() {
+                    self.shared.write().runtime.forget(uid);
+                }
                 if !deleted {
                     self.later(Controller::Kubelet, namespace, name);
                 }
@@ -151,7 +213,11 @@ impl Queue {
                     self.later(Controller::VirtualMachineInstance, &ns, &vmi);
                 }
             }
-            ("", "persistentvolumeclaims") => self.retry_unscheduled(),
+            ("", "persistentvolumeclaims") => {
+                self.later(Controller::PersistentVolumeClaim, namespace, name);
+                self.retry_unscheduled();
+            }
+            ("batch", "jobs") if !deleted => self.later(Controller::Job, namespace, name),
             ("kubevirt.io", "virtualmachines") => {
                 self.later(Controller::VirtualMachine, namespace, name);
             }
@@ -222,6 +288,8 @@ impl Queue {
                 ("apps", "deployments") => Controller::Deployment,
                 ("apps", "replicasets") => Controller::ReplicaSet,
                 ("", "pods") => Controller::Kubelet,
+                ("", "persistentvolumeclaims") => Controller::PersistentVolumeClaim,
+                ("batch", "jobs") => Controller::Job,
                 ("kubevirt.io", "virtualmachines") => Controller::VirtualMachine,
                 ("kubevirt.io", "virtualmachineinstances") => Controller::VirtualMachineInstance,
                 ("kubeflow.org", "profiles") => Controller::Profile,

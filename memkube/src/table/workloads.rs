@@ -156,7 +156,7 @@ fn template_containers(o: &Value) -> Vec<&Value> {
         .unwrap_or_default()
 }
 
-fn containers(o: &Value) -> Value {
+pub(super) fn containers(o: &Value) -> Value {
     let names: Vec<&str> = template_containers(o)
         .iter()
         .filter_map(|c| c["name"].as_str())
@@ -164,7 +164,7 @@ fn containers(o: &Value) -> Value {
     json!(names.join(","))
 }
 
-fn images(o: &Value) -> Value {
+pub(super) fn images(o: &Value) -> Value {
     let images: Vec<&str> = template_containers(o)
         .iter()
         .filter_map(|c| c["image"].as_str())
@@ -173,7 +173,7 @@ fn images(o: &Value) -> Value {
 }
 
 /// A label selector as `LabelSelectorAsSelector(...).String()` spells it.
-fn selector(o: &Value) -> Value {
+pub(super) fn selector(o: &Value) -> Value {
     let selector = &o["spec"]["selector"];
     let mut terms: Vec<String> = selector["matchLabels"]
         .as_object()
