@@ -120,6 +120,20 @@ pub fn resource_list(registry: &Registry, group: &str, version: &str) -> Option<
                 Some("autoscaling"),
             ));
         }
+        match (def.group.as_str(), def.plural.as_str()) {
+            ("", "pods") => {
+                let mut log = subresource_entry(def, "log", "Pod", None);
+                log["verbs"] = json!(["get"]);
+                resources.push(log);
+            }
+            ("", "serviceaccounts") => {
+                let mut token =
+                    subresource_entry(def, "token", "TokenRequest", Some("authentication.k8s.io"));
+                token["verbs"] = json!(["create"]);
+                resources.push(token);
+            }
+            _ => {}
+        }
     }
     let group_version = defs[0].api_version(version);
     Some(json!({

@@ -69,6 +69,14 @@ pub async fn resource(shared: Arc<Shared>, path: ResourcePath, request: Request<
     let target = match path.subresource.as_deref() {
         None => Target::Main,
         Some("status") if ctx.def.status_subresource => Target::Status,
+        Some("log") if ctx.def.group.is_empty() && ctx.def.plural == "pods" => {
+            let name = path.name.clone().unwrap_or_default();
+            return crate::pod_log::serve(&shared, &ctx, &name, &request);
+        }
+        Some("token") if ctx.def.group.is_empty() && ctx.def.plural == "serviceaccounts" => {
+            let name = path.name.clone().unwrap_or_default();
+            return crate::token::serve(&shared, &ctx, &name, &request);
+        }
         Some("scale") if ctx.def.scale_subresource => {
             return respond(crate::scale::handle(&shared, &ctx, &path, &request));
         }
@@ -220,7 +228,7 @@ fn item(
     }
 }
 
-fn decode_object(request: &Request<'_>) -> ApiResult<Value> {
+pub fn decode_object(request: &Request<'_>) -> ApiResult<Value> {
     let content_type = request.header(header::CONTENT_TYPE);
     if content_type.contains("protobuf") {
         return crate::protobuf::decode_object(&request.body);

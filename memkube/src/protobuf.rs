@@ -1,5 +1,5 @@
 //! Decoding of Kubernetes protobuf request bodies for the few kinds kubectl's imperative
-//! commands send that way (`kubectl create namespace|configmap|secret|serviceaccount`).
+//! commands send that way (`kubectl create namespace|configmap|secret|serviceaccount|token`).
 //! Responses are always JSON, which those clients also accept.
 
 use base64::Engine;
@@ -17,6 +17,7 @@ pub const BODY_TYPES: &str = "application/json, application/yaml";
 enum Field {
     Str(&'static str),
     Bool(&'static str),
+    Int(&'static str),
     Strings(&'static str),
     MapStr(&'static str),
     MapBytes(&'static str),
@@ -62,12 +63,35 @@ const SERVICE_ACCOUNT: Schema = &[
     (4, Field::Bool("automountServiceAccountToken")),
 ];
 
+const BOUND_OBJECT_REFERENCE: Schema = &[
+    (1, Field::Str("kind")),
+    (2, Field::Str("apiVersion")),
+    (3, Field::Str("name")),
+    (4, Field::Str("uid")),
+];
+/// What `kubectl create token` sends.
+const TOKEN_REQUEST: Schema = &[
+    (1, Field::Message("metadata", OBJECT_META)),
+    (
+        2,
+        Field::Message(
+            "spec",
+            &[
+                (1, Field::Strings("audiences")),
+                (3, Field::Message("boundObjectRef", BOUND_OBJECT_REFERENCE)),
+                (4, Field::Int("expirationSeconds")),
+            ],
+        ),
+    ),
+];
+
 fn schema_for(kind: &str) -> Option<Schema> {
     match kind {
         "Namespace" => Some(NAMESPACE),
         "ConfigMap" => Some(CONFIG_MAP),
         "Secret" => Some(SECRET),
         "ServiceAccount" => Some(SERVICE_ACCOUNT),
+        "TokenRequest" => Some(TOKEN_REQUEST),
         _ => None,
     }
 }
@@ -165,6 +189,10 @@ fn decode(bytes: &[u8], schema: Schema) -> Result<Map<String, Value>, ApiError> 
             (Field::Bool(name), Payload::Varint(v)) => {
                 out.insert(name.into(), json!(v != 0));
             }
+            (Field::Int(name), Payload::Varint(v)) => {
+                // int64 fields are two's complement varints.
+                out.insert(name.into(), json!(v as i64));
+            }
             (Field::Strings(name), Payload::Bytes(b)) => push(&mut out, name, json!(text(b)?)),
             (Field::Messages(name, inner), Payload::Bytes(b)) => {
                 push(&mut out, name, Value::Object(decode(b, inner)?));
@@ -216,7 +244,7 @@ pub fn decode_object(body: &[u8]) -> Result<Value, ApiError> {
         ApiError::unsupported_media_type(
             &format!("application/vnd.kubernetes.protobuf for {kind}"),
             &format!(
-                "{BODY_TYPES}, and protobuf for Namespace, ConfigMap, Secret and ServiceAccount"
+                "{BODY_TYPES}, and protobuf for Namespace, ConfigMap, Secret, ServiceAccount and TokenRequest"
             ),
         )
     })?;

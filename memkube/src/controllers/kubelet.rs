@@ -45,8 +45,14 @@ pub fn sync(store: &mut Store, namespace: &str, name: &str) {
     let Some(node) = store.get(&nodes.group_resource(), "", node_name).cloned() else {
         return;
     };
+    // The kubelet reports the sandbox being set up before any container runs.
+    if pod["status"]["containerStatuses"].is_null() {
+        let status = creating(&pod, &node, &now);
+        write_status(KUBELET, store, &pods, namespace, name, &pod, status);
+        return;
+    }
     // A Job's containers, once started, only move on when their run ends.
-    if termination::is_job_pod(&pod) && pod["status"]["containerStatuses"].is_array() {
+    if termination::is_job_pod(&pod) && any_started(&pod) {
         if let Some(status) = termination::advance(store, &pod, &now) {
             let previous = pod["status"].clone();
             write_status(KUBELET, store, &pods, namespace, name, &pod, status.clone());
@@ -185,19 +191,74 @@ fn condition(
         "lastProbeTime": null,
         "lastTransitionTime": since,
     });
-    if !ok {
+    if !ok && !reason.is_empty() {
         condition["reason"] = json!(reason);
         condition["message"] = json!(message);
     }
     condition
 }
 
-fn running(pod: &Value, node: &Value, ip: &str, crashing: bool, now: &str) -> Value {
-    let previous = &pod["status"];
-    let host_ip = node["status"]["addresses"]
+fn any_started(pod: &Value) -> bool {
+    pod["status"]["containerStatuses"]
+        .as_array()
+        .is_some_and(|cs| cs.iter().any(|c| c["containerID"].is_string()))
+}
+
+fn host_ip(node: &Value) -> Value {
+    node["status"]["addresses"]
         .as_array()
         .and_then(|a| a.iter().find(|a| a["type"] == "InternalIP"))
-        .map_or(json!(null), |a| a["address"].clone());
+        .map_or(json!(null), |a| a["address"].clone())
+}
+
+/// Pending on the node, every container waiting in `ContainerCreating`.
+fn creating(pod: &Value, node: &Value, now: &str) -> Value {
+    let previous = &pod["status"];
+    let containers = pod["spec"]["containers"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let names: Vec<&str> = containers
+        .iter()
+        .filter_map(|c| c["name"].as_str())
+        .collect();
+    let unready = format!("containers with unready status: [{}]", names.join(" "));
+    let statuses: Vec<Value> = containers
+        .iter()
+        .map(|c| {
+            json!({
+                "name": c["name"],
+                "image": c["image"],
+                "imageID": "",
+                "ready": false,
+                "started": false,
+                "restartCount": 0,
+                "state": { "waiting": { "reason": "ContainerCreating" } },
+                "lastState": {},
+            })
+        })
+        .collect();
+    let host_ip = host_ip(node);
+    json!({
+        "phase": "Pending",
+        "conditions": [
+            condition(previous, "PodReadyToStartContainers", false, "", "", now),
+            condition(previous, "Initialized", true, "", "", now),
+            condition(previous, "Ready", false, "ContainersNotReady", &unready, now),
+            condition(previous, "ContainersReady", false, "ContainersNotReady", &unready, now),
+            condition(previous, "PodScheduled", true, "", "", now),
+        ],
+        "hostIP": host_ip,
+        "hostIPs": [{ "ip": host_ip }],
+        "startTime": now,
+        "containerStatuses": statuses,
+        "qosClass": previous.get("qosClass").cloned().unwrap_or(json!("BestEffort")),
+    })
+}
+
+fn running(pod: &Value, node: &Value, ip: &str, crashing: bool, now: &str) -> Value {
+    let previous = &pod["status"];
+    let host_ip = host_ip(node);
     let containers = pod["spec"]["containers"]
         .as_array()
         .cloned()
