@@ -2,7 +2,11 @@
 //!
 //! kube-rs clients and `kubectl` talk to it over plain HTTP as to a real cluster:
 //! discovery, CRUD, selectors, paging, the four patch types (server-side apply included),
-//! status subresources, watches, CRDs, managedFields and no-op write detection.
+//! status subresources, watches, CRDs, managedFields and no-op write detection. Simulated
+//! controllers run what is created: Deployments, Jobs (their outcome scripted with
+//! [`JobScript`]), a scheduler that weighs requests against the nodes' allocatable
+//! resources ([`NodeSpec`]), a kubelet with container logs (`pods/log`) and Events, claims
+//! bound to provisioned volumes, and ServiceAccount TokenRequests.
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {

@@ -268,6 +268,7 @@ spec:
       - name: pi
         image: perl:5.34
 ";
+    k.kube.script_jobs(JobScript::succeed().log("3.14159"));
     k.ok(&["apply", "-f", "-"], Some(manifest)).await;
     let out = k
         .until(&["get", "jobs"], |out| {
@@ -284,4 +285,51 @@ spec:
     assert_eq!(row[0], "pi");
     assert_eq!(row[2], "1/1");
     assert!(row[3].ends_with('s'), "{row:?}");
+    assert_eq!(k.ok(&["logs", "job/pi"], None).await, "3.14159\n");
+    let pods = k.ok(&["get", "pods", "-l", "job-name=pi"], None).await;
+    assert_eq!(rows(&pods)[0][2], "Completed", "{pods}");
+}
+
+#[tokio::test]
+async fn an_on_failure_pod_restarts_its_container_until_the_backoff_limit() {
+    let kube = start().await;
+    kube.script_jobs(
+        JobScript::fail(1)
+            .log("boom")
+            .runs_for(Duration::from_millis(600)),
+    );
+    let jobs: Api<Job> = Api::default_namespaced(client(&kube));
+    let mut restarting = serde_json::to_value(job("flaky", json!({ "backoffLimit": 2 }))).unwrap();
+    restarting["spec"]["template"]["spec"]["restartPolicy"] = json!("OnFailure");
+    let restarting: Job = serde_json::from_value(restarting).unwrap();
+    jobs.create(&PostParams::default(), &restarting)
+        .await
+        .unwrap();
+    let pod = until("a restart", 5, || {
+        pods_of(&kube, "flaky")
+            .into_iter()
+            .find(|p| p["status"]["containerStatuses"][0]["restartCount"] == 1)
+    })
+    .await;
+    assert_eq!(pod["status"]["phase"], "Running");
+    let last = &pod["status"]["containerStatuses"][0]["lastState"]["terminated"];
+    assert_eq!(last["exitCode"], 1);
+    let name = pod["metadata"]["name"].as_str().unwrap();
+    let pods: Api<Pod> = Api::default_namespaced(client(&kube));
+    let previous = kube::api::LogParams {
+        previous: true,
+        ..Default::default()
+    };
+    assert_eq!(pods.logs(name, &previous).await.unwrap(), "boom\n");
+
+    let failed = until("the job failing", 5, || finished(&kube, "flaky")).await;
+    assert_eq!(
+        failed["status"]["conditions"][1]["reason"],
+        "BackoffLimitExceeded"
+    );
+    assert_eq!(failed["status"]["failed"], 1);
+    assert!(
+        pods_of(&kube, "flaky").is_empty(),
+        "the restarting pod is terminated"
+    );
 }

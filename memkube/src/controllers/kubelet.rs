@@ -12,12 +12,13 @@ use std::collections::HashSet;
 use serde_json::{Value, json};
 
 use super::deployment::ROLLOUT_ANNOTATION;
-use super::events::{self, About, Kind, Source};
-use super::{controller_of, deleting, scheduler, served, termination, write_status};
+use super::{
+    controller_of, deleting, kubelet_events, scheduler, served, termination, write_status,
+};
 use crate::ops::now;
 use crate::store::Store;
 
-const KUBELET: &str = "kubelet";
+pub(super) const KUBELET: &str = "kubelet";
 
 pub fn sync(store: &mut Store, namespace: &str, name: &str) {
     let (Some(pods), Some(nodes)) = (served(store, "", "pods"), served(store, "", "nodes")) else {
@@ -56,7 +57,7 @@ pub fn sync(store: &mut Store, namespace: &str, name: &str) {
         if let Some(status) = termination::advance(store, &pod, &now) {
             let previous = pod["status"].clone();
             write_status(KUBELET, store, &pods, namespace, name, &pod, status.clone());
-            report_starts(store, &pod, &previous, &status, node_name);
+            kubelet_events::report_starts(store, &pod, &previous, &status, node_name);
         }
         return;
     }
@@ -68,49 +69,12 @@ pub fn sync(store: &mut Store, namespace: &str, name: &str) {
     if status != pod["status"] {
         let previous = pod["status"].clone();
         write_status(KUBELET, store, &pods, namespace, name, &pod, status.clone());
-        report_starts(store, &pod, &previous, &status, node_name);
-    }
-}
-
-/// The kubelet's Pulled, Created and Started events for each container that got a new
-/// runtime container, and BackOff for one that crashed.
-fn report_starts(store: &mut Store, pod: &Value, previous: &Value, status: &Value, node: &str) {
-    let source = Source {
-        component: KUBELET,
-        host: Some(node),
-    };
-    let started: Vec<&Value> = status["containerStatuses"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|s| {
-            previous_status(previous, "containerStatuses", &s["name"])
-                .is_none_or(|old| old["containerID"] != s["containerID"])
-        })
-        .collect();
-    for container in started {
-        termination::started(store, pod, container);
-        let name = container["name"].as_str().unwrap_or_default();
-        let image = container["image"].as_str().unwrap_or_default();
-        let about = About::container(pod, name);
-        let pulled = format!("Container image \"{image}\" already present on machine");
-        events::record(store, source, &about, Kind::Normal, "Pulled", &pulled);
-        let created = format!("Created container: {name}");
-        events::record(store, source, &about, Kind::Normal, "Created", &created);
-        let started = format!("Started container {name}");
-        events::record(store, source, &about, Kind::Normal, "Started", &started);
-        if container["state"]["waiting"]["reason"] == "CrashLoopBackOff" {
-            let back_off = format!(
-                "Back-off restarting failed container {name} in pod {}",
-                pod_id(pod)
-            );
-            events::record(store, source, &about, Kind::Warning, "BackOff", &back_off);
-        }
+        kubelet_events::report_starts(store, &pod, &previous, &status, node_name);
     }
 }
 
 /// How the kubelet names a Pod in messages: `name_namespace(uid)`.
-fn pod_id(pod: &Value) -> String {
+pub(super) fn pod_id(pod: &Value) -> String {
     let meta = &pod["metadata"];
     let text = |f: &str| meta[f].as_str().unwrap_or_default().to_string();
     format!("{}_{}({})", text("name"), text("namespace"), text("uid"))
@@ -303,7 +267,11 @@ fn running(pod: &Value, node: &Value, ip: &str, crashing: bool, now: &str) -> Va
     status
 }
 
-fn previous_status<'a>(previous: &'a Value, list: &str, name: &Value) -> Option<&'a Value> {
+pub(super) fn previous_status<'a>(
+    previous: &'a Value,
+    list: &str,
+    name: &Value,
+) -> Option<&'a Value> {
     previous[list]
         .as_array()?
         .iter()

@@ -77,6 +77,10 @@ pub fn advance(store: &mut Store, pod: &Value, now: &str) -> Option<Value> {
         }
         let container_name = container["name"].as_str().unwrap_or_default().to_string();
         let Some(run) = store.runtime.run(uid, &container_name).cloned() else {
+            // A run lost with a restart of memkube (runs are not persisted) starts over.
+            if job_of(store, pod).is_some() {
+                started(store, pod, container);
+            }
             continue;
         };
         let left = run.ends_at.saturating_duration_since(Instant::now());
