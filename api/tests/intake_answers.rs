@@ -18,7 +18,7 @@ fn command(kind: &str, payload: Value) -> Value {
 #[tokio::test]
 async fn a_kind_this_release_does_not_run_is_501_and_queues_nothing() {
     let api = Api::start().await;
-    let body = command("maintenance.cleanup", json!({"dry_run": true}));
+    let body = command("maintenance.quota_reconcile", json!({"dry_run": true}));
     let answer = api
         .call("POST", "/v1/commands", &api.operator, Some(&body))
         .await;
@@ -33,7 +33,7 @@ async fn a_kind_this_release_does_not_run_is_501_and_queues_nothing() {
         answer.body["message"]
             .as_str()
             .unwrap()
-            .contains("maintenance.cleanup"),
+            .contains("maintenance.quota_reconcile"),
         "{}",
         answer.body
     );

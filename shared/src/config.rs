@@ -11,7 +11,9 @@ use serde::{Deserialize, Serialize};
 use crate::store::redact_url;
 
 mod clusters;
+mod workspaces;
 pub use clusters::ClustersConfig;
+pub use workspaces::{GpuType, VolumeScope, VolumeSpec, WorkspacesConfig};
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -27,6 +29,7 @@ pub struct Config {
     pub projects: ProjectsConfig,
     pub apps: AppsConfig,
     pub clusters: ClustersConfig,
+    pub workspaces: WorkspacesConfig,
 }
 
 /// Where Dex keeps its static passwords, and how users are created.

@@ -1,7 +1,7 @@
 //! The workspaces family, after the GPU pod platform reference: a workspace is a
 //! user's GPU development Pod in the owner's namespace, with a protection deadline.
 //! The periodic cleanup deletes workspaces that are unprotected or whose deadline has
-//! passed; `workspace.protect` sets the deadline, bounded to seven days ahead.
+//! passed; `workspace.protect` extends the deadline, bounded to seven days ahead.
 //!
 //! Which images, GPU types, nodes and host paths are allowed is the worker's
 //! configuration (the reference's whitelists); the payload only says what is asked.
@@ -83,6 +83,10 @@ pub struct WorkspaceCreate {
     /// Extra host directories to mount, subject to the platform's whitelist.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mounts: Vec<UserMount>,
+    /// Hours of protection from cleanup, 1 to 168; default the platform's
+    /// `workspaces.default_protect_hours`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protect_hours: Option<u32>,
 }
 
 impl Command for WorkspaceCreate {
@@ -116,6 +120,14 @@ impl Command for WorkspaceCreate {
             return Err(FieldError::new(
                 "gpu_type",
                 "is required when gpu_count is set",
+            ));
+        }
+        if let Some(hours) = self.protect_hours
+            && !(1..=MAX_PROTECTION_HOURS).contains(&hours)
+        {
+            return Err(FieldError::new(
+                "protect_hours",
+                format!("must be between 1 and {MAX_PROTECTION_HOURS}"),
             ));
         }
         self.check_devices()?;
@@ -195,15 +207,16 @@ pub struct WorkspaceProtect {
     /// Protect until this time (RFC 3339), at most 7 days after the request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub until: Option<DateTime<Utc>>,
-    /// Protect for this many hours after the request, 1 to 168.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Protect for this many hours after the request, 1 to 168 (also `hours`).
+    #[serde(default, alias = "hours", skip_serializing_if = "Option::is_none")]
     pub for_hours: Option<u32>,
 }
 
 impl WorkspaceProtect {
     /// The protection deadline, counted from `requested_at` (the envelope's
     /// `created_at`), so a retried command sets the same deadline as the first try.
-    /// The deadline replaces the previous one, whether later or earlier.
+    /// The worker keeps the later of this and the workspace's current deadline: a
+    /// protection is extended, never shortened.
     pub fn deadline(&self, requested_at: DateTime<Utc>) -> Result<DateTime<Utc>, FieldError> {
         let max = requested_at + TimeDelta::hours(i64::from(MAX_PROTECTION_HOURS));
         match (self.until, self.for_hours) {

@@ -19,6 +19,7 @@ mod schedule;
 mod tenants;
 mod tokens;
 mod transitions;
+mod workspaces;
 
 pub use batch::Admit;
 pub use clusters::{ClusterRecord, InstanceRecord, Reservation};
@@ -33,6 +34,7 @@ pub use schedule::{SlotCount, SlotOutcome};
 pub use tenants::TenantRecord;
 pub use tokens::{NewToken, TokenRecord};
 pub use transitions::AttemptEnd;
+pub use workspaces::{WorkspaceLimits, WorkspaceRecord, WorkspaceReservation, WorkspaceUsage};
 
 use std::str::FromStr;
 use std::sync::Once;

@@ -1,11 +1,13 @@
 //! The handlers of every implemented kind, one module per family.
 
 pub mod apps;
+pub mod cleanup;
 pub mod clusters;
 pub mod dex;
 pub mod diag;
 pub mod identity;
 pub mod projects;
+pub mod workspaces;
 
 use crate::Registry;
 
@@ -34,6 +36,11 @@ pub fn registry() -> Registry {
         .register(projects::create)
         .register(projects::update)
         .register(projects::delete);
+    registry
+        .register(workspaces::create)
+        .register(workspaces::delete)
+        .register(workspaces::protect);
+    registry.register(cleanup::cleanup);
     registry
 }
 
