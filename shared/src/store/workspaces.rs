@@ -127,14 +127,21 @@ async fn usage_in(
     tx: &mut Transaction<'_, Any>,
     owner: &str,
 ) -> Result<WorkspaceUsage, StoreError> {
-    let row = sqlx::query("SELECT workspaces, gpus FROM workspace_usage WHERE owner = $1")
+    let row = sqlx::query(USAGE)
         .bind(owner)
         .fetch_optional(&mut **tx)
         .await?;
+    usage_from(row.as_ref())
+}
+
+const USAGE: &str = "SELECT workspaces, gpus FROM workspace_usage WHERE owner = $1";
+
+/// An owner's ledger row; an owner without one holds nothing.
+fn usage_from(row: Option<&sqlx::any::AnyRow>) -> Result<WorkspaceUsage, StoreError> {
     match row {
         Some(row) => Ok(WorkspaceUsage {
-            workspaces: int(&row, "workspaces")?,
-            gpus: int(&row, "gpus")?,
+            workspaces: int(row, "workspaces")?,
+            gpus: int(row, "gpus")?,
         }),
         None => Ok(WorkspaceUsage::default()),
     }
@@ -351,16 +358,10 @@ impl Store {
 
     /// What an owner's workspaces hold of the limits.
     pub async fn workspace_usage(&self, owner: &str) -> Result<WorkspaceUsage, StoreError> {
-        let row = sqlx::query("SELECT workspaces, gpus FROM workspace_usage WHERE owner = $1")
+        let row = sqlx::query(USAGE)
             .bind(owner)
             .fetch_optional(self.pool())
             .await?;
-        match row {
-            Some(row) => Ok(WorkspaceUsage {
-                workspaces: int(&row, "workspaces")?,
-                gpus: int(&row, "gpus")?,
-            }),
-            None => Ok(WorkspaceUsage::default()),
-        }
+        usage_from(row.as_ref())
     }
 }
