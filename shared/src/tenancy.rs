@@ -26,6 +26,8 @@ pub enum ObjectRef {
     App(String),
     /// A VM or container cluster, by name (its instances go with it).
     Cluster(String),
+    /// A user's workspace, by lower-cased owner email and name.
+    Workspace { owner: String, name: String },
 }
 
 /// How answers and the audit trail name the object.
@@ -37,6 +39,7 @@ impl std::fmt::Display for ObjectRef {
             ObjectRef::ProjectsOf(email) => write!(f, "the project of {email}"),
             ObjectRef::App(id) => write!(f, "app {id}"),
             ObjectRef::Cluster(name) => write!(f, "cluster {name}"),
+            ObjectRef::Workspace { owner, name } => write!(f, "workspace {name} of {owner}"),
         }
     }
 }

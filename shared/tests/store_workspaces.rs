@@ -38,6 +38,7 @@ fn workspace(name: &str, gpus: i64) -> WorkspaceRecord {
     WorkspaceRecord {
         owner: "alice@example.com".to_owned(),
         name: name.to_owned(),
+        tenant: None,
         target: "default".to_owned(),
         namespace: "user-alice-example-com".to_owned(),
         image: "pytorch:2.3".to_owned(),

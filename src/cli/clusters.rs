@@ -201,14 +201,18 @@ pub async fn instance(settings: &Settings, cmd: InstanceCommand) -> anyhow::Resu
     queued(&client, &answer, &follow).await
 }
 
-fn print(answer: &Value) -> anyhow::Result<ExitCode> {
+pub(super) fn print(answer: &Value) -> anyhow::Result<ExitCode> {
     println!("{}", serde_json::to_string_pretty(answer)?);
     Ok(ExitCode::SUCCESS)
 }
 
 /// Prints a `202`'s answer (the job id and what it acts on), then follows the job when
 /// asked.
-async fn queued(client: &Client, answer: &Value, follow: &Follow) -> anyhow::Result<ExitCode> {
+pub(super) async fn queued(
+    client: &Client,
+    answer: &Value,
+    follow: &Follow,
+) -> anyhow::Result<ExitCode> {
     print(answer)?;
     match answer["job_id"].as_str() {
         Some(id) if follow.watch => watch(client, id).await,

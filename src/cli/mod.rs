@@ -10,6 +10,7 @@ mod settings;
 mod signals;
 mod tenants;
 mod tokens;
+mod workspaces;
 
 use std::process::ExitCode;
 
@@ -86,6 +87,14 @@ pub enum Command {
     /// Start, stop, suspend or resume one instance of a cluster.
     #[command(subcommand)]
     Instance(clusters::InstanceCommand),
+    /// List, show, create, protect or delete GPU development workspaces.
+    #[command(subcommand, alias = "workspace")]
+    Workspaces(workspaces::WorkspacesCommand),
+    /// List saved images, or save a workspace's container as one.
+    #[command(subcommand, alias = "image")]
+    Images(workspaces::ImagesCommand),
+    /// Show the GPU inventory: nodes, their GPUs and which workspaces hold them.
+    Gpus,
     /// Print the command catalogue as JSON Schema.
     Schema,
     /// Print the effective configuration (passwords hidden).
@@ -161,6 +170,9 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Tenant(cmd) => tenants::run(&settings, cmd).await,
         Command::Clusters(cmd) => clusters::clusters(&settings, cmd).await,
         Command::Instance(cmd) => clusters::instance(&settings, cmd).await,
+        Command::Workspaces(cmd) => workspaces::workspaces(&settings, cmd).await,
+        Command::Images(cmd) => workspaces::images(&settings, cmd).await,
+        Command::Gpus => workspaces::gpus(&settings).await,
         Command::Schema => {
             let schema = longshore_shared::command::schema::catalogue_schema();
             println!("{}", serde_json::to_string_pretty(&schema)?);

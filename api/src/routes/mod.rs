@@ -14,6 +14,7 @@ pub mod tenants;
 mod test_api;
 pub mod tokens;
 pub mod users;
+pub mod workspaces;
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};

@@ -42,6 +42,7 @@ impl Presence {
             // Instance operations act on their cluster too; a pending one never
             // creates or deletes it.
             ObjectRef::Cluster(_) => "cluster.",
+            ObjectRef::Workspace { .. } => "workspace.",
         };
         let pending = state
             .store

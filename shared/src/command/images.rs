@@ -7,8 +7,10 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::workspaces::workspace_ref;
 use super::{Command, Policy};
-use crate::domain::{DnsLabel, Email, FieldError, ImageRef};
+use crate::domain::{DnsLabel, DnsSubdomain, Email, FieldError, ImageRef};
+use crate::tenancy::Touch;
 
 /// Save a workspace's running container as an image and push it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -16,8 +18,15 @@ use crate::domain::{DnsLabel, Email, FieldError, ImageRef};
 pub struct ImageCommit {
     /// The workspace's owner; the image is recorded among their saved images.
     pub owner: Email,
-    /// The workspace (Pod) whose container is saved.
-    pub workspace: DnsLabel,
+    /// The workspace (Pod) whose container is saved; or give `namespace` and `pod`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workspace: Option<DnsLabel>,
+    /// With `pod`: the namespace of a Pod that is not one of the owner's workspaces.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<DnsLabel>,
+    /// With `namespace`: the Pod whose container is saved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod: Option<DnsSubdomain>,
     /// The container to save; defaults to the Pod's first container.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub container: Option<DnsLabel>,
@@ -37,6 +46,27 @@ impl Command for ImageCommit {
     };
 
     fn check(&self) -> Result<(), FieldError> {
+        match (&self.workspace, &self.namespace, &self.pod) {
+            (Some(_), None, None) | (None, Some(_), Some(_)) => {}
+            (Some(_), _, _) => {
+                return Err(FieldError::new(
+                    "workspace",
+                    "give either `workspace` or `namespace` and `pod`, not both",
+                ));
+            }
+            (None, None, None) => {
+                return Err(FieldError::new(
+                    "workspace",
+                    "is required (or give `namespace` and `pod`)",
+                ));
+            }
+            (None, None, Some(_)) => {
+                return Err(FieldError::new("namespace", "is required with `pod`"));
+            }
+            (None, Some(_), None) => {
+                return Err(FieldError::new("pod", "is required with `namespace`"));
+            }
+        }
         if self.image.digest().is_some() {
             return Err(FieldError::new(
                 "image",
@@ -50,6 +80,13 @@ impl Command for ImageCommit {
             ));
         }
         Ok(())
+    }
+
+    fn touches(&self) -> Vec<Touch> {
+        self.workspace
+            .iter()
+            .map(|name| Touch::change(workspace_ref(&self.owner, name)))
+            .collect()
     }
 }
 
@@ -83,6 +120,27 @@ mod tests {
         ] {
             let err = commit(image).unwrap_err();
             assert_eq!(err.field, "payload.image", "{image}");
+        }
+    }
+
+    #[test]
+    fn the_source_is_a_workspace_or_a_namespaced_pod_never_both() {
+        let base = json!({"owner": "alice@example.com", "image": "registry.local/a/env:v1"});
+        let with = |extra: serde_json::Value| {
+            let mut body = base.clone();
+            for (k, v) in extra.as_object().unwrap() {
+                body[k] = v.clone();
+            }
+            parse_payload::<ImageCommit>(&body)
+        };
+        assert!(with(json!({"namespace": "team-a", "pod": "trainer-0"})).is_ok());
+        for (extra, field) in [
+            (json!({}), "payload.workspace"),
+            (json!({"workspace": "w", "pod": "p"}), "payload.workspace"),
+            (json!({"pod": "p"}), "payload.namespace"),
+            (json!({"namespace": "n"}), "payload.pod"),
+        ] {
+            assert_eq!(with(extra.clone()).unwrap_err().field, field, "{extra}");
         }
     }
 

@@ -16,6 +16,7 @@ use super::{Command, Policy};
 use crate::domain::{
     AbsolutePath, CpuQuantity, DnsLabel, DnsSubdomain, Email, FieldError, Gibibytes, ImageRef,
 };
+use crate::tenancy::{ObjectRef, Touch};
 
 /// The most GPUs one workspace may ask for.
 pub const MAX_GPUS: u32 = 16;
@@ -133,6 +134,18 @@ impl Command for WorkspaceCreate {
         self.check_devices()?;
         self.check_mounts()
     }
+
+    fn touches(&self) -> Vec<Touch> {
+        vec![Touch::create(workspace_ref(&self.owner, &self.name))]
+    }
+}
+
+/// The workspace `name` of `owner`, as tenancy and presence name it.
+pub fn workspace_ref(owner: &Email, name: &DnsLabel) -> ObjectRef {
+    ObjectRef::Workspace {
+        owner: owner.normalized(),
+        name: name.as_str().to_owned(),
+    }
 }
 
 impl WorkspaceCreate {
@@ -194,6 +207,10 @@ impl Command for WorkspaceDelete {
         max_attempts: 5,
         timeout: std::time::Duration::from_secs(60),
     };
+
+    fn touches(&self) -> Vec<Touch> {
+        vec![Touch::change(workspace_ref(&self.owner, &self.name))]
+    }
 }
 
 /// Protect a workspace from cleanup until a deadline: give `until` or `for_hours`.
@@ -257,6 +274,10 @@ impl Command for WorkspaceProtect {
             )),
             _ => Err(exactly_one()),
         }
+    }
+
+    fn touches(&self) -> Vec<Touch> {
+        vec![Touch::change(workspace_ref(&self.owner, &self.name))]
     }
 }
 

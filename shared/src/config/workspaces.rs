@@ -7,6 +7,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::command::workspaces::{GpuMode, WorkspaceCreate};
+use crate::domain::FieldError;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct WorkspacesConfig {
@@ -120,6 +123,59 @@ pub enum VolumeScope {
 }
 
 impl WorkspacesConfig {
+    /// What the platform's policy refuses of a create before anything is written,
+    /// naming the payload's field; else the GPU type it asks for, if any. The api
+    /// answers with it at once and the worker checks again, under its own config.
+    pub fn admit<'a>(
+        &'a self,
+        create: &WorkspaceCreate,
+    ) -> Result<Option<(&'a str, &'a GpuType)>, FieldError> {
+        for (i, mount) in create.mounts.iter().enumerate() {
+            if !self.host_path_allowed(mount.host_path.trimmed()) {
+                return Err(FieldError::new(
+                    format!("mounts[{i}].host_path"),
+                    format!(
+                        "`{}` is not under an allowed host path ({})",
+                        mount.host_path.trimmed(),
+                        self.allowed_host_paths.join(", ")
+                    ),
+                ));
+            }
+        }
+        if create.gpu_count > self.max_gpus_per_user {
+            return Err(FieldError::new(
+                "gpu_count",
+                format!(
+                    "{} is more than a user may hold ({}, workspaces.max_gpus_per_user)",
+                    create.gpu_count, self.max_gpus_per_user
+                ),
+            ));
+        }
+        let Some(name) = &create.gpu_type else {
+            return Ok(None);
+        };
+        let Some((name, gpu)) = self.gpu_types.get_key_value(name.as_str()) else {
+            let known: Vec<&str> = self.gpu_types.keys().map(String::as_str).collect();
+            return Err(FieldError::new(
+                "gpu_type",
+                format!(
+                    "`{}` is not a configured GPU type (known: {})",
+                    name.as_str(),
+                    known.join(", ")
+                ),
+            ));
+        };
+        if create.gpu_mode == GpuMode::Shared && !gpu.shareable {
+            return Err(FieldError::new(
+                "gpu_mode",
+                format!(
+                    "GPU type `{name}` is not shareable (workspaces.gpu_types.{name}.shareable)"
+                ),
+            ));
+        }
+        Ok(Some((name.as_str(), gpu)))
+    }
+
     /// Whether `path` (absolute, without `..`) lies under an allowed host path.
     pub fn host_path_allowed(&self, path: &str) -> bool {
         self.allowed_host_paths.iter().any(|prefix| {

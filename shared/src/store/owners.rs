@@ -14,6 +14,15 @@ impl Store {
             ObjectRef::ProjectsOf(owner) => ("SELECT tenant FROM projects WHERE owner = $1", owner),
             ObjectRef::App(id) => ("SELECT tenant FROM apps WHERE app_id = $1", id),
             ObjectRef::Cluster(name) => ("SELECT tenant FROM clusters WHERE name = $1", name),
+            ObjectRef::Workspace { owner, name } => {
+                let rows =
+                    sqlx::query("SELECT tenant FROM workspaces WHERE owner = $1 AND name = $2")
+                        .bind(owner)
+                        .bind(name)
+                        .fetch_all(self.pool())
+                        .await?;
+                return rows.iter().map(|row| opt_text(row, "tenant")).collect();
+            }
         };
         let rows = sqlx::query(sql).bind(key).fetch_all(self.pool()).await?;
         rows.iter().map(|row| opt_text(row, "tenant")).collect()

@@ -20,6 +20,8 @@ use crate::clock::Millis;
 pub struct WorkspaceRecord {
     pub owner: String,
     pub name: String,
+    /// The tenant of the command that created it, if any.
+    pub tenant: Option<String>,
     pub target: String,
     pub namespace: String,
     pub image: String,
@@ -75,7 +77,7 @@ pub enum WorkspaceReservation {
     Exceeded(WorkspaceUsage),
 }
 
-const COLUMNS: &str = "owner, name, target, namespace, image, cpu, memory, gpu_type, \
+const COLUMNS: &str = "owner, name, tenant, target, namespace, image, cpu, memory, gpu_type, \
      gpu_count, gpu_mode, state, reason, phase, node, pod_ip, gpu_devices, started_at, \
      protected_until, detail, job_id, created_at, updated_at";
 
@@ -83,6 +85,7 @@ fn workspace_from(row: &sqlx::any::AnyRow) -> Result<WorkspaceRecord, StoreError
     Ok(WorkspaceRecord {
         owner: text(row, "owner")?,
         name: text(row, "name")?,
+        tenant: opt_text(row, "tenant")?,
         target: text(row, "target")?,
         namespace: text(row, "namespace")?,
         image: text(row, "image")?,
@@ -197,8 +200,9 @@ impl Store {
         }
         sqlx::query(&format!(
             "INSERT INTO workspaces ({COLUMNS}, held) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, \
-             $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, 1) \
-             ON CONFLICT (owner, name) DO UPDATE SET target = excluded.target, \
+             $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, 1) \
+             ON CONFLICT (owner, name) DO UPDATE SET tenant = excluded.tenant, \
+             target = excluded.target, \
              namespace = excluded.namespace, image = excluded.image, cpu = excluded.cpu, \
              memory = excluded.memory, gpu_type = excluded.gpu_type, \
              gpu_count = excluded.gpu_count, gpu_mode = excluded.gpu_mode, \
@@ -208,6 +212,7 @@ impl Store {
         ))
         .bind(&workspace.owner)
         .bind(&workspace.name)
+        .bind(workspace.tenant.clone())
         .bind(&workspace.target)
         .bind(&workspace.namespace)
         .bind(&workspace.image)

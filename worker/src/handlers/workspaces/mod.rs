@@ -19,7 +19,6 @@ use k8s_openapi::api::core::v1::{Namespace, PersistentVolumeClaim, Pod};
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use longshore_shared::clock::{now_ms, waited_longer_than};
 use longshore_shared::command::workspaces::{WorkspaceCreate, WorkspaceDelete, WorkspaceProtect};
-use longshore_shared::config::WorkspacesConfig;
 use longshore_shared::job::{Failure, Outcome};
 use longshore_shared::kube::{apply, classify, delete_if_exists, get_opt, retrying};
 use longshore_shared::store::{StoreError, WorkspaceLimits, WorkspaceRecord, WorkspaceReservation};
@@ -45,7 +44,8 @@ pub async fn create(cmd: WorkspaceCreate, ctx: Context) -> HandlerResult {
 /// workspace now.
 async fn release_if_ours(ctx: &Context, cmd: &WorkspaceCreate, reason: &str) {
     let store = ctx.store();
-    let (owner, name) = (cmd.owner.as_str(), cmd.name.as_str());
+    let owner = cmd.owner.normalized();
+    let (owner, name) = (owner.as_str(), cmd.name.as_str());
     let ours = matches!(store.workspace(owner, name).await,
         Ok(Some(row)) if row.job_id == ctx.job_id.to_string());
     if ours
@@ -85,31 +85,12 @@ async fn owner_namespace(ctx: &Context, owner: &str) -> Result<(String, bool), F
     ))
 }
 
-/// What the platform's policy refuses before anything is written, naming the field.
-fn check_policy(cmd: &WorkspaceCreate, config: &WorkspacesConfig) -> Result<(), Failure> {
-    for (i, mount) in cmd.mounts.iter().enumerate() {
-        if !config.host_path_allowed(mount.host_path.trimmed()) {
-            return Err(Failure::permanent(format!(
-                "payload.mounts[{i}].host_path: `{}` is not under an allowed host path ({})",
-                mount.host_path.trimmed(),
-                config.allowed_host_paths.join(", ")
-            )));
-        }
-    }
-    if cmd.gpu_count > config.max_gpus_per_user {
-        return Err(Failure::permanent(format!(
-            "payload.gpu_count: {} is more than a user may hold ({}, workspaces.max_gpus_per_user)",
-            cmd.gpu_count, config.max_gpus_per_user
-        )));
-    }
-    placement::gpu_type(cmd, config).map(|_| ())
-}
-
 fn record(cmd: &WorkspaceCreate, ctx: &Context, namespace: &str, until: &str) -> WorkspaceRecord {
     let now = now_ms();
     WorkspaceRecord {
-        owner: cmd.owner.as_str().to_owned(),
+        owner: cmd.owner.normalized(),
         name: cmd.name.as_str().to_owned(),
+        tenant: ctx.tenant.clone(),
         target: ctx.target.clone(),
         namespace: namespace.to_owned(),
         image: cmd.image.as_str().to_owned(),
@@ -138,9 +119,9 @@ fn record(cmd: &WorkspaceCreate, ctx: &Context, namespace: &str, until: &str) ->
 
 async fn create_workspace(cmd: &WorkspaceCreate, ctx: &Context) -> HandlerResult {
     let config = &ctx.config().workspaces;
-    check_policy(cmd, config)?;
+    placement::gpu_type(cmd, config)?;
     let client = ctx.kube()?;
-    let (namespace, user_namespace) = owner_namespace(ctx, cmd.owner.as_str()).await?;
+    let (namespace, user_namespace) = owner_namespace(ctx, &cmd.owner.normalized()).await?;
     let pods: Api<Pod> = Api::namespaced(client.clone(), &namespace);
     let existing = get_opt(&pods, cmd.name.as_str()).await?;
     let hours = cmd.protect_hours.unwrap_or(config.default_protect_hours);
@@ -322,7 +303,8 @@ async fn pod_claims(
 }
 
 pub async fn delete(cmd: WorkspaceDelete, ctx: Context) -> HandlerResult {
-    let (owner, name) = (cmd.owner.as_str(), cmd.name.as_str());
+    let owner = cmd.owner.normalized();
+    let (owner, name) = (owner.as_str(), cmd.name.as_str());
     let client = ctx.kube()?;
     let namespace = namespace_of(&ctx, owner, name).await?;
     let pods: Api<Pod> = Api::namespaced(client.clone(), &namespace);
@@ -366,7 +348,8 @@ pub async fn delete(cmd: WorkspaceDelete, ctx: Context) -> HandlerResult {
 }
 
 pub async fn protect(cmd: WorkspaceProtect, ctx: Context) -> HandlerResult {
-    let (owner, name) = (cmd.owner.as_str(), cmd.name.as_str());
+    let owner = cmd.owner.normalized();
+    let (owner, name) = (owner.as_str(), cmd.name.as_str());
     let requested_at = DateTime::<Utc>::from_timestamp_millis(ctx.created_at).unwrap_or_default();
     let requested = cmd
         .deadline(requested_at)

@@ -14,29 +14,14 @@ use longshore_shared::kube::retrying;
 
 use super::render::{GPU_DEVICES_ANNOTATION, GPU_TYPE_ANNOTATION, GpuPlacement, MANAGED_LABEL};
 
-/// The GPU type the create names, refused with the field when it is not configured
-/// or not shareable in shared mode.
+/// The GPU type the create names, refused with the field when the policy says no.
 pub fn gpu_type<'a>(
     create: &WorkspaceCreate,
     config: &'a WorkspacesConfig,
 ) -> Result<Option<(&'a str, &'a GpuType)>, Failure> {
-    let Some(name) = &create.gpu_type else {
-        return Ok(None);
-    };
-    let Some((name, gpu)) = config.gpu_types.get_key_value(name.as_str()) else {
-        let known: Vec<&str> = config.gpu_types.keys().map(String::as_str).collect();
-        return Err(Failure::permanent(format!(
-            "payload.gpu_type: `{}` is not a configured GPU type (known: {})",
-            name.as_str(),
-            known.join(", ")
-        )));
-    };
-    if create.gpu_mode == GpuMode::Shared && !gpu.shareable {
-        return Err(Failure::permanent(format!(
-            "payload.gpu_mode: GPU type `{name}` is not shareable (workspaces.gpu_types.{name}.shareable)"
-        )));
-    }
-    Ok(Some((name.as_str(), gpu)))
+    config
+        .admit(create)
+        .map_err(|err| Failure::permanent(format!("payload.{}: {}", err.field, err.message)))
 }
 
 /// How many workspaces see each device of each node, for one GPU type.
