@@ -32,6 +32,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::clusters::routes())
         .merge(routes::instances::routes())
         .merge(routes::workspaces::routes())
+        .merge(routes::images::routes())
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(

@@ -11,8 +11,10 @@ use serde::{Deserialize, Serialize};
 use crate::store::redact_url;
 
 mod clusters;
+mod images;
 mod workspaces;
 pub use clusters::ClustersConfig;
+pub use images::ImagesConfig;
 pub use workspaces::{GpuType, VolumeScope, VolumeSpec, WorkspacesConfig};
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -30,6 +32,7 @@ pub struct Config {
     pub apps: AppsConfig,
     pub clusters: ClustersConfig,
     pub workspaces: WorkspacesConfig,
+    pub images: ImagesConfig,
 }
 
 /// Where Dex keeps its static passwords, and how users are created.

@@ -1,11 +1,12 @@
 //! The in-memory Kubernetes API `longshore dev` acts on, seeded with what the
 //! provisioning handlers expect to find: Dex's configuration and Deployment in `auth`,
-//! and the apps namespace.
+//! the apps namespace, and GPU nodes for workspaces. Commit Jobs "push" a fresh digest,
+//! as the real committer writes it to its termination log.
 
 use std::path::Path;
 
 use anyhow::Context as _;
-use longshore_memkube::{Handle, MemKube};
+use longshore_memkube::{DIGEST_PLACEHOLDER, Handle, JobScript, MemKube, NodeSpec};
 use longshore_shared::config::Config;
 use serde_json::json;
 
@@ -37,7 +38,37 @@ pub async fn start(
         .write_kubeconfig(&kubeconfig)
         .with_context(|| format!("writing {}", kubeconfig.display()))?;
     seed(&handle, config);
+    seed_gpus(&handle);
+    handle.script_jobs(
+        JobScript::succeed()
+            .in_namespace(config.images.namespace.clone())
+            .log("longshore: committing")
+            .log("longshore: pushing")
+            .message(format!("{{\"digest\": \"{DIGEST_PLACEHOLDER}\"}}")),
+    );
     Ok((handle, kubeconfig))
+}
+
+/// Two GPU nodes for the default GPU types (`a100` → `nvidia.com/gpu`, `l4` →
+/// `nvidia.com/l4`); kept when the state file already has them.
+fn seed_gpus(handle: &Handle) {
+    let nodes = [
+        NodeSpec::new("gpu-a100-1")
+            .cpu("32")
+            .memory("256Gi")
+            .label("nvidia.com/gpu.product", "NVIDIA-A100-SXM4-80GB")
+            .extended_resource("nvidia.com/gpu", 4),
+        NodeSpec::new("gpu-l4-1")
+            .cpu("16")
+            .memory("64Gi")
+            .label("nvidia.com/gpu.product", "NVIDIA-L4")
+            .extended_resource("nvidia.com/l4", 2),
+    ];
+    for node in nodes {
+        if handle.get("v1", "nodes", None, node.name()).is_none() {
+            let _ = handle.add_node(node);
+        }
+    }
 }
 
 fn seed(handle: &Handle, config: &Config) {

@@ -4,6 +4,7 @@
 
 pub mod context;
 pub mod handlers;
+pub mod inventory;
 pub mod registry;
 pub mod runtime;
 

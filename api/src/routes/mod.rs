@@ -4,6 +4,7 @@ pub mod apps;
 pub mod clusters;
 pub mod commands;
 pub mod health;
+pub mod images;
 pub mod instances;
 pub mod jobs;
 pub mod presence;

@@ -102,7 +102,7 @@ pub static CATALOGUE: &[KindSpec] = &[
     spec::<workspaces::WorkspaceCreate>(Family::Workspaces),
     spec::<workspaces::WorkspaceDelete>(Family::Workspaces),
     spec::<workspaces::WorkspaceProtect>(Family::Workspaces),
-    planned::<images::ImageCommit>(Family::Images),
+    spec::<images::ImageCommit>(Family::Images),
     planned::<traffic::PodLoadSet>(Family::Traffic),
     spec::<maintenance::Cleanup>(Family::Maintenance),
     planned::<maintenance::QuotaReconcile>(Family::Maintenance),

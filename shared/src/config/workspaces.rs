@@ -36,6 +36,9 @@ pub struct WorkspacesConfig {
     pub timeout_secs: u64,
     /// Log lines of the workspace's container kept in the read model.
     pub log_lines: u32,
+    /// How often the worker re-reads each target's nodes and workspaces for the GPU
+    /// inventory (it also does after every workspace change).
+    pub inventory_secs: u64,
 }
 
 impl Default for WorkspacesConfig {
@@ -61,6 +64,7 @@ impl Default for WorkspacesConfig {
             check_ms: 500,
             timeout_secs: 300,
             log_lines: 20,
+            inventory_secs: 30,
         }
     }
 }

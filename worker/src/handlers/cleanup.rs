@@ -16,6 +16,7 @@ use longshore_shared::job::{Failure, Outcome};
 use longshore_shared::kube::{classify, delete_if_exists, retrying};
 use serde_json::{Value, json};
 
+use super::images::expired;
 use super::workspaces::render::{
     MANAGED_LABEL, OWNER_ANNOTATION, PROTECTED_UNTIL, VOLUME_SCOPE_LABEL, WORKSPACE_LABEL,
 };
@@ -137,12 +138,23 @@ pub async fn plan(client: &kube::Client, cmd: &Cleanup) -> Result<Plan, Failure>
 pub async fn cleanup(cmd: Cleanup, ctx: Context) -> HandlerResult {
     let client = ctx.kube()?;
     let plan = plan(&client, &cmd).await?;
+    let images = &ctx.config().images;
+    let now = DateTime::<Utc>::from_timestamp_millis(now_ms()).unwrap_or_default();
+    // Commit Jobs live in the commit namespace; a run scoped to another leaves them.
+    let jobs = match &cmd.namespace {
+        Some(namespace) if namespace.as_str() != images.namespace => Vec::new(),
+        _ => expired::past_ttl(&client, images, now).await?,
+    };
     if cmd.dry_run {
         let mut result = plan.json();
         result["dry_run"] = json!(true);
+        result["would_delete_commit_jobs"] = json!(expired::json(images, &jobs));
         return Ok(Outcome::Done(result));
     }
-    carry_out(&ctx, &client, plan).await.map(Outcome::Done)
+    let mut result = carry_out(&ctx, &client, plan).await?;
+    result["commit_jobs_deleted"] = json!(expired::delete(&client, images, &jobs).await?);
+    crate::inventory::refresh_after_change(&ctx).await;
+    Ok(Outcome::Done(result))
 }
 
 /// Deletes what `plan` found expired, each only if it is still exactly what was

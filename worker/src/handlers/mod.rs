@@ -6,6 +6,7 @@ pub mod clusters;
 pub mod dex;
 pub mod diag;
 pub mod identity;
+pub mod images;
 pub mod projects;
 pub mod workspaces;
 
@@ -41,6 +42,7 @@ pub fn registry() -> Registry {
         .register(workspaces::delete)
         .register(workspaces::protect);
     registry.register(cleanup::cleanup);
+    registry.register(images::commit);
     registry
 }
 

@@ -63,6 +63,10 @@ impl Runtime {
         let give_back = CancellationToken::new();
         let mut tasks = JoinSet::new();
         let mut reconnect_delay = Duration::from_millis(200);
+        let inventory = tokio::spawn(crate::inventory::keep_fresh(
+            self.services.clone(),
+            stop.clone(),
+        ));
 
         'consume: while !stop.is_cancelled() {
             let mut deliveries = match self
@@ -132,6 +136,7 @@ impl Runtime {
                 while tasks.join_next().await.is_some() {}
             }
         }
+        inventory.abort();
         tracing::info!("worker stopped");
     }
 }

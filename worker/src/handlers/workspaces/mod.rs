@@ -37,6 +37,9 @@ pub async fn create(cmd: WorkspaceCreate, ctx: Context) -> HandlerResult {
     {
         release_if_ours(&ctx, &cmd, failure.message()).await;
     }
+    if !matches!(result, Ok(Outcome::Recheck { .. })) {
+        crate::inventory::refresh_after_change(&ctx).await;
+    }
     result
 }
 
@@ -339,6 +342,7 @@ pub async fn delete(cmd: WorkspaceDelete, ctx: Context) -> HandlerResult {
         .release_workspace(owner, name, None, now_ms())
         .await
         .map_err(store_failure)?;
+    crate::inventory::refresh_after_change(&ctx).await;
     Ok(Outcome::Done(json!({
         "workspace": name,
         "namespace": namespace,

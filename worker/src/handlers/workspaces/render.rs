@@ -162,10 +162,7 @@ impl WorkspacePlan<'_> {
         let mut annotations = BTreeMap::from([
             (PROTECTED_UNTIL.to_owned(), self.protected_until.clone()),
             (CREATED_BY_JOB.to_owned(), self.job_id.clone()),
-            (
-                OWNER_ANNOTATION.to_owned(),
-                create.owner.as_str().to_owned(),
-            ),
+            (OWNER_ANNOTATION.to_owned(), create.owner.normalized()),
         ]);
         let mut env = Vec::new();
         let mut node_selector = BTreeMap::new();
